@@ -1,0 +1,113 @@
+"""``callmip``: the command line of callmip-global.
+
+    callmip demo                      run the embedded demo campaign (configs/demo.yaml)
+    callmip run CAMPAIGN.yaml         run a campaign end to end
+    callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
+    callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
+
+Exit codes: 0 success, 1 a stage failed, 2 invalid input (campaign file, arguments, files).
+Prefect runs with a temporary local server unless ``PREFECT_API_URL`` points at a real one; the
+temporary server's start-up is bounded so the command never hangs waiting for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from callmip.config import REPO_ROOT, CampaignError, load_campaign
+
+DEMO_CAMPAIGN = REPO_ROOT / "configs" / "demo.yaml"
+
+
+def _prefect_environment(run_root: Path) -> None:
+    """Safe Prefect defaults: no telemetry, a private home, a bounded temporary server."""
+    os.environ.setdefault("PREFECT_HOME", str(run_root / ".prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    campaign = load_campaign(args.campaign)
+    models = ", ".join(f"{m.name}.{m.version}" for m in campaign.models)
+    print(f"campaign {campaign.name}: valid")
+    print(f"  resolution {campaign.resolution} deg; models {models}")
+    print(f"  experiments {campaign.experiments}; simulations {campaign.simulations}")
+    print(f"  historical {campaign.periods.historical[0]}-{campaign.periods.historical[1]}; "
+          f"scheduler {campaign.scheduler.backend}; run dir {campaign.run_dir}")
+    return 0
+
+
+def _run(campaign_file: Path) -> int:
+    campaign = load_campaign(campaign_file)  # validate before anything starts
+    _prefect_environment(campaign.run_root)
+    from flows.campaign import campaign_flow  # imports Prefect with the environment above
+
+    t0 = time.monotonic()
+    report = campaign_flow(str(Path(campaign_file).resolve()))
+    print(f"\ncampaign {campaign.name} finished in {time.monotonic() - t0:.0f} s")
+    print(f"run directory: {campaign.run_dir}")
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(Path(args.campaign))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return _run(DEMO_CAMPAIGN)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from callmip.conform.check import check_file
+
+    ok = True
+    for f in args.files:
+        report = check_file(f)
+        print(report.render())
+        ok &= report.ok
+    return 0 if ok else 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callmip", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="run the embedded demo campaign end to end")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("run", help="run a campaign end to end")
+    p.add_argument("campaign", type=Path)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("validate", help="validate a campaign file; nothing is started")
+    p.add_argument("campaign", type=Path)
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("check", help="check CalLMIP NetCDF files")
+    p.add_argument("files", nargs="+", type=Path)
+    p.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("distributed", "numba", "httpx", "prefect", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except CampaignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The campaign file: one typed schema that a coordinator writes and everything else reads.
+
+A campaign is validated completely before anything starts (no directory is created, no job is
+submitted): :func:`load_campaign` either returns a :class:`Campaign` or raises
+:class:`CampaignError` whose message names each bad field, what was given and what is allowed.
+Relative paths in the file are resolved against the file's own directory, so a campaign file can
+be moved together with its data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from callmip.scheduler.base import SAFE_NAME, Resources
+from callmip.scheduler.supervisor import RetryPolicy
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+Resolution = Literal[0.5, 1, 2]
+Experiment = Literal["prior", "posterior"]
+Simulation = Literal["S3", "CO2only"]
+Scenario = Literal["ssp126", "ssp370", "ssp585"]
+Name = Annotated[str, Field(pattern=SAFE_NAME.pattern)]
+
+
+class CampaignError(ValueError):
+    """A campaign file is invalid; the message is meant for the user, as is."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ForcingConfig(_Strict):
+    """Where the climate forcing comes from and how it is prepared."""
+
+    source: Literal["synthetic", "crujra"] = Field(
+        "synthetic", description="synthetic: generate CRU-JRA-layout files; crujra: read real ones"
+    )
+    crujra_dir: Path | None = Field(None, description="directory of real CRU-JRA v2.5 files")
+    source_resolution: Literal[0.5, 1, 2] = Field(
+        0.5, description="grid of the (synthetic) CRU-JRA-layout files, degrees"
+    )
+    seed: int = Field(0, ge=0, description="seed of the synthetic weather generator")
+    step: Literal["daily", "6h"] = Field("daily", description="model time step of the forcing")
+
+    @model_validator(mode="after")
+    def _crujra_needs_dir(self) -> ForcingConfig:
+        if self.source == "crujra" and self.crujra_dir is None:
+            raise ValueError("forcing.crujra_dir is required when forcing.source is 'crujra'")
+        return self
+
+
+class PeriodsConfig(_Strict):
+    """Spin-up cycle, transient start and historical period (years, inclusive)."""
+
+    spinup_cycle: tuple[int, int] = Field(
+        (1901, 1920), description="forcing years recycled during spin-up (TRENDY: 1901-1920)"
+    )
+    transient_start: int = Field(1851, ge=1700, le=2100, description="first transient year")
+    historical: tuple[int, int] = Field(..., description="first and last historical run year")
+    output_last_years: int = Field(
+        20, ge=1, le=500, description="CalLMIP global files hold the last N years"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PeriodsConfig:
+        a, b = self.spinup_cycle
+        h0, h1 = self.historical
+        if a > b:
+            raise ValueError(f"periods.spinup_cycle must be [first, last], got [{a}, {b}]")
+        if h0 > h1:
+            raise ValueError(f"periods.historical must be [first, last], got [{h0}, {h1}]")
+        if not self.transient_start < h0:
+            raise ValueError(
+                f"periods.transient_start ({self.transient_start}) must be before "
+                f"the first historical year ({h0})"
+            )
+        if h1 > 2024:
+            raise ValueError(f"periods.historical ends in {h1}; historical CO2 stops in 2024")
+        return self
+
+
+class SpinupCriteria(_Strict):
+    """Published equilibrium criteria; each can be switched off or retuned per campaign."""
+
+    ctsm_global_c_pgc_per_yr: float | None = Field(
+        0.02, gt=0, description="CTSM: |drift| of global total/soil/veg C and GPP, PgC/yr"
+    )
+    ctsm_water_m_per_yr: float | None = Field(
+        0.001, gt=0, description="CTSM: |drift| of global mean total water storage, m/yr"
+    )
+    ctsm_area_fraction: float | None = Field(
+        0.03, gt=0, le=1, description="CTSM: max land-area fraction with |dC/dt| > 1 gC m-2 yr-1"
+    )
+    cell_trend_gc_m2_yr: float = Field(
+        1.0, gt=0, description="per-cell |slope of total C| threshold, gC m-2 yr-1"
+    )
+    c4mip_pgc_per_century: float | None = Field(
+        10.0, gt=0, description="C4MIP (Jones et al. 2016): global land C drift, PgC/century"
+    )
+
+
+class SpinupConfig(_Strict):
+    """How the spin-up runs and when it stops."""
+
+    mode: Literal["accelerated", "brute"] = Field(
+        "accelerated", description="accelerated: semi-analytic steady state, then normal cycles"
+    )
+    max_cycles: int = Field(200, ge=1, le=100000, description="fail after this many cycles")
+    consecutive: int = Field(2, ge=1, le=100, description="criteria must pass N cycles in a row")
+    criteria: SpinupCriteria = Field(default_factory=SpinupCriteria)
+
+
+class ModelConfig(_Strict):
+    """One participating model (or configuration) with its prior and posterior parameters."""
+
+    name: Name = Field(..., description="model name as in CalLMIP file names, e.g. CLASSIC")
+    version: Name = Field("v1", description="model version, e.g. v2")
+    driver: Literal["celm"] = Field("celm", description="model driver")
+    prior: Path | None = Field(None, description="prior parameter file; default: driver's prior")
+    posterior: Path | None = Field(None, description="posterior parameter file")
+    ensemble_members: int = Field(
+        0, ge=0, le=1000, description="posterior ensemble members to run (0: central values)"
+    )
+
+
+class SchedulerConfig(_Strict):
+    """Batch backend and the HPC profile its jobs get."""
+
+    backend: Literal["local", "slurm"] = Field("local", description="where model runs execute")
+    max_parallel: int | None = Field(None, ge=1, le=4096, description="local executor slots")
+    resources: Resources = Field(default_factory=Resources)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    segment_years: int = Field(
+        500, ge=1, le=10000, description="split long runs into segments of N simulated years"
+    )
+
+
+class ReferencesConfig(_Strict):
+    """Reference products for the benchmark."""
+
+    catalog: Path = Field(REPO_ROOT / "configs" / "references.yaml")
+    ilamb_root: Path = Field(REPO_ROOT / "data" / "ILAMB_ROOT")
+    variables: list[str] = Field(["hfls", "hfss"], min_length=1)
+    mode: Literal["ilamb27", "ilamb3"] = Field("ilamb27", description="scoring method")
+
+
+class Campaign(_Strict):
+    """A whole CalLMIP global campaign."""
+
+    name: Name = Field(..., description="campaign name; also its run directory name")
+    description: str = ""
+    resolution: Resolution = Field(..., description="model grid in degrees: 0.5, 1 or 2")
+    forcing: ForcingConfig = Field(default_factory=ForcingConfig)
+    periods: PeriodsConfig
+    spinup: SpinupConfig = Field(default_factory=SpinupConfig)
+    models: list[ModelConfig] = Field(..., min_length=1)
+    experiments: list[Experiment] = Field(["prior", "posterior"], min_length=1)
+    simulations: list[Simulation] = Field(["S3"], min_length=1)
+    scenarios: list[Scenario] = Field([], description="2015-2100 SSP runs")
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    references: ReferencesConfig = Field(default_factory=ReferencesConfig)
+    run_root: Path = Field(REPO_ROOT / "runs", description="parent of the campaign run directory")
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        names = [f"{m.name}.{m.version}" for m in models]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"model names must be unique, repeated: {sorted(dup)}")
+        return models
+
+    @model_validator(mode="after")
+    def _posterior_files(self) -> Campaign:
+        if "posterior" in self.experiments:
+            missing = [m.name for m in self.models if m.posterior is None]
+            if missing:
+                raise ValueError(
+                    f"experiment 'posterior' needs models[].posterior for: {', '.join(missing)}"
+                )
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run_root / self.name
+
+    def config_hash(self) -> str:
+        """Hash of the validated campaign (paths resolved): identifies what a run directory holds."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make relative paths in known path fields relative to the campaign file's directory."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            return str((base / value).resolve())
+        return value
+
+    forcing = raw.get("forcing")
+    if isinstance(forcing, dict) and "crujra_dir" in forcing:
+        forcing["crujra_dir"] = fix(forcing["crujra_dir"])
+    for model in raw.get("models") or []:
+        if isinstance(model, dict):
+            for key in ("prior", "posterior"):
+                if key in model:
+                    model[key] = fix(model[key])
+    refs = raw.get("references")
+    if isinstance(refs, dict):
+        for key in ("catalog", "ilamb_root"):
+            if key in refs:
+                refs[key] = fix(refs[key])
+    if "run_root" in raw:
+        raw["run_root"] = fix(raw["run_root"])
+    return raw
+
+
+def format_validation_error(path: Path, err: ValidationError) -> str:
+    """One readable line per problem: the field path, the message, what was given."""
+    lines = [f"invalid campaign file {path}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        given = e.get("input")
+        shown = "" if isinstance(given, dict) or e["type"] == "missing" else f" (got {given!r})"
+        lines.append(f"  - {loc}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def load_campaign(path: Path | str) -> Campaign:
+    """Read and validate a campaign YAML file, or raise :class:`CampaignError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CampaignError(f"campaign file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CampaignError(f"campaign file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise CampaignError(f"campaign file {path} must be a YAML mapping of fields")
+    raw = _resolve_paths(raw, path.resolve().parent)
+    try:
+        campaign = Campaign.model_validate(raw)
+    except ValidationError as exc:
+        raise CampaignError(format_validation_error(path, exc)) from None
+    problems = []
+    for m in campaign.models:
+        for key in ("prior", "posterior"):
+            p = getattr(m, key)
+            if p is not None and not p.is_file():
+                problems.append(f"  - models[{m.name}].{key}: file {p} does not exist")
+    if campaign.references.catalog and not campaign.references.catalog.is_file():
+        problems.append(f"  - references.catalog: file {campaign.references.catalog} not found")
+    if problems:
+        raise CampaignError("\n".join([f"invalid campaign file {path}:", *problems]))
+    return campaign

@@ -1,0 +1,233 @@
+"""A CMOR-style checker for CalLMIP files: collect every finding, then report them all at once.
+
+``callmip check FILES...`` runs :func:`check_file` on each file and prints a per-file report; the
+conform stage runs it on every file it writes and refuses to publish a file with errors. Checks:
+file name, required global attributes, for each Table-3 variable its presence, dimensions, units
+(exact strings), standard name, fill value and range; the time axis (units, calendar, monotonic,
+bounds); lat/lon coordinates; and a sign heuristic for nep against gpp - reco.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from callmip.conform.table import REQUIRED_GLOBAL_ATTRS, TABLE
+
+GLOBAL_NAME = re.compile(
+    r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_global_"
+    r"(?P<res>0\.5deg|1deg|2deg)_(?P<freq>monthly|annual|daily)_"
+    r"(?P<y0>\d{4})-(?P<y1>\d{4})_(?P<stage>Prior|Posterior)\.nc$"
+)
+SITE_NAME = re.compile(
+    r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_Phase1[ab]_Scen\d_"
+    r"(?P<site>[A-Z]{2}-[A-Za-z0-9]{3})_(?P<calval>Cal|Val)_(?P<stage>Prior|Posterior)\.nc$"
+)
+
+
+class Level(StrEnum):
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+
+
+@dataclass
+class Finding:
+    level: Level
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level:7s} {self.where}: {self.message}"
+
+
+@dataclass
+class CheckReport:
+    path: Path
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.level == Level.ERROR for f in self.findings)
+
+    def error(self, where: str, message: str) -> None:
+        self.findings.append(Finding(Level.ERROR, where, message))
+
+    def warn(self, where: str, message: str) -> None:
+        self.findings.append(Finding(Level.WARNING, where, message))
+
+    def render(self) -> str:
+        n_err = sum(f.level == Level.ERROR for f in self.findings)
+        n_warn = len(self.findings) - n_err
+        head = f"{'PASS' if self.ok else 'FAIL'} {self.path} ({n_err} errors, {n_warn} warnings)"
+        return "\n".join([head, *(f"  {f}" for f in self.findings)])
+
+
+def _check_name(report: CheckReport, name: str) -> re.Match | None:
+    m = GLOBAL_NAME.match(name)
+    if m:
+        return m
+    if SITE_NAME.match(name):
+        return None
+    report.error(
+        "file name",
+        f"{name!r} does not follow <model>.<version>_global_<0.5deg|1deg|2deg>_"
+        "<monthly|annual>_<YYYY-YYYY>_<Prior|Posterior>.nc (global) or "
+        "<model>.<version>_Phase1b_Scen<N>_<Site>_<Cal|Val>_<Prior|Posterior>.nc (site)",
+    )
+    return None
+
+
+def _check_globals(report: CheckReport, ds: netCDF4.Dataset, name_match: re.Match | None) -> None:
+    attrs = {k: ds.getncattr(k) for k in ds.ncattrs()}
+    for key, allowed in REQUIRED_GLOBAL_ATTRS.items():
+        if key not in attrs:
+            report.error("global attributes", f"required attribute {key!r} is missing")
+            continue
+        value = str(attrs[key])
+        if allowed and value not in allowed:
+            report.error("global attributes", f"{key}={value!r}; allowed: {', '.join(allowed)}")
+    if name_match:
+        model = f"{name_match['model']}.{name_match['version']}"
+        if "Model" in attrs and str(attrs["Model"]) != model:
+            report.error("global attributes", f"Model={attrs['Model']!r} but file name says {model!r}")
+        stage = attrs.get("Calibration_stage")
+        if stage is not None and str(stage) != name_match["stage"]:
+            report.error(
+                "global attributes",
+                f"Calibration_stage={stage!r} but file name says {name_match['stage']!r}",
+            )
+
+
+def _check_time(report: CheckReport, ds: netCDF4.Dataset, name_match: re.Match | None) -> None:
+    if "time" not in ds.variables:
+        report.error("time", "no time coordinate variable")
+        return
+    t = ds.variables["time"]
+    units = getattr(t, "units", "")
+    if not re.match(r"^days since \d{4}-\d{1,2}-\d{1,2}", units):
+        report.error("time", f"units {units!r}: expected 'days since YYYY-MM-DD ...'")
+    calendar = getattr(t, "calendar", None)
+    if calendar is None:
+        report.error("time", "no calendar attribute")
+    values = t[:]
+    if np.ma.is_masked(values) or not np.all(np.isfinite(np.ma.filled(values, np.nan))):
+        report.error("time", "time values contain missing values")
+        return
+    if values.size > 1 and not np.all(np.diff(values) > 0):
+        report.error("time", "time values are not strictly increasing")
+    if name_match and calendar and units.startswith("days since"):
+        try:
+            dates = netCDF4.num2date(values, units, calendar)
+            y0, y1 = dates[0].year, dates[-1].year
+            if (y0, y1) != (int(name_match["y0"]), int(name_match["y1"])):
+                report.error(
+                    "time", f"covers {y0}-{y1} but file name says {name_match['y0']}-{name_match['y1']}"
+                )
+            n_years = y1 - y0 + 1
+            expected = {"monthly": 12 * n_years, "annual": n_years}.get(name_match["freq"])
+            if expected and values.size != expected:
+                report.error(
+                    "time", f"{values.size} steps; {name_match['freq']} {y0}-{y1} needs {expected}"
+                )
+        except Exception as exc:  # noqa: BLE001 - any decoding problem is a finding
+            report.error("time", f"cannot decode time with units {units!r}: {exc}")
+    if name_match and "bounds" not in t.ncattrs():
+        report.warn("time", "no bounds attribute (time_bnds) on a global file")
+
+
+def _check_latlon(report: CheckReport, ds: netCDF4.Dataset) -> None:
+    for name, units in (("lat", "degrees_north"), ("lon", "degrees_east")):
+        if name not in ds.variables:
+            report.error(name, "coordinate variable missing (CalLMIP requires 'lat' and 'lon')")
+            continue
+        got = getattr(ds.variables[name], "units", None)
+        if got != units:
+            report.error(name, f"units {got!r}, expected {units!r}")
+
+
+def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str) -> None:
+    spec = TABLE[name]
+    if name not in ds.variables:
+        report.error(name, "required variable is missing")
+        return
+    var = ds.variables[name]
+    if tuple(var.dimensions) != ("time", "lat", "lon"):
+        report.error(name, f"dimensions {var.dimensions}, expected ('time', 'lat', 'lon')")
+    units = getattr(var, "units", None)
+    if units is None:
+        report.error(name, "no units attribute")
+    elif units != spec.units and units not in spec.alt_units:
+        shown = units.encode("unicode_escape").decode()
+        hint = " (contains invisible/non-ASCII characters)" if shown != units else ""
+        report.error(name, f"units {shown!r}{hint}; the protocol requires {spec.units!r} exactly")
+    std = getattr(var, "standard_name", None)
+    if spec.standard_name and std is None:
+        report.warn(name, f"no standard_name (expected {spec.standard_name!r})")
+    elif spec.standard_name and std != spec.standard_name:
+        report.error(name, f"standard_name {std!r}, expected {spec.standard_name!r}")
+    if "_FillValue" not in var.ncattrs() and "missing_value" not in var.ncattrs():
+        report.warn(name, "no _FillValue/missing_value attribute")
+    data = np.ma.masked_invalid(var[:].astype("float64"))
+    if data.count() == 0:
+        report.error(name, "all values are missing")
+        return
+    lo, hi = float(data.min()), float(data.max())
+    if lo < spec.valid_min or hi > spec.valid_max:
+        report.error(
+            name,
+            f"values {lo:.4g}..{hi:.4g} {units} outside plausible range "
+            f"[{spec.valid_min:g}, {spec.valid_max:g}] (wrong units or sign?)",
+        )
+
+
+def _check_nep_sign(report: CheckReport, ds: netCDF4.Dataset) -> None:
+    """nep must be close to gpp - reco (fire aside); a flipped sign is close to reco - gpp."""
+    if not all(v in ds.variables for v in ("nep", "gpp", "reco")):
+        return
+    nep, gpp, reco = (np.ma.masked_invalid(ds.variables[v][:].astype("float64")) for v in
+                      ("nep", "gpp", "reco"))
+    balance = gpp - reco
+    err_ok = float(np.ma.mean(np.abs(nep - balance)))
+    err_flipped = float(np.ma.mean(np.abs(nep + balance)))
+    scale = float(np.ma.mean(np.abs(balance)))
+    if scale > 0 and err_flipped < err_ok and err_ok > 0.5 * scale:
+        report.error(
+            "nep",
+            "sign looks flipped: nep matches reco - gpp (mean |nep + (gpp - reco)| = "
+            f"{err_flipped:.3g}) better than gpp - reco ({err_ok:.3g}); nep must be positive "
+            "into the land",
+        )
+
+
+def check_file(
+    path: Path | str, variables: list[str] | None = None, name: str | None = None
+) -> CheckReport:
+    """Check one file against the CalLMIP table and conventions.
+
+    ``name`` is the file name to apply the naming rules to, when ``path`` is a temporary file
+    that will be renamed once it passes.
+    """
+    path = Path(path)
+    report = CheckReport(path)
+    if not path.is_file():
+        report.error("file", "does not exist")
+        return report
+    name_match = _check_name(report, name or path.name)
+    try:
+        ds = netCDF4.Dataset(path)
+    except OSError as exc:
+        report.error("file", f"not a readable NetCDF file: {exc}")
+        return report
+    with ds:
+        _check_globals(report, ds, name_match)
+        _check_time(report, ds, name_match)
+        _check_latlon(report, ds)
+        for name in variables or list(TABLE):
+            _check_variable(report, ds, name)
+        _check_nep_sign(report, ds)
+    return report

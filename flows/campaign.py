@@ -1,0 +1,132 @@
+"""Prefect flows of a CalLMIP global campaign: thin wrappers over :mod:`flows.pipeline`.
+
+The top-level ``campaign`` flow runs one sub-flow per stage (forcing, spin-up, runs, conform,
+benchmark), so the Prefect UI shows each stage's state and timing; job ids and states are
+published as table artifacts. No Prefect task is created per grid cell, year or job: model runs
+are batch jobs tracked by the scheduler layer, which is what survives an orchestrator restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from callmip.config import Campaign, load_campaign
+from callmip.rundir import RunDir
+from flows import pipeline
+from flows.progress import say, stage
+from flows.runs.execute import Context
+
+log = logging.getLogger(__name__)
+
+
+def _artifact_table(key: str, df: pd.DataFrame, description: str) -> None:
+    if len(df):
+        create_table_artifact(
+            key=key, table=df.astype(object).where(df.notna(), None).to_dict("records"),
+            description=description,
+        )
+
+
+@flow(name="forcing", log_prints=True)
+def forcing_flow(campaign: Campaign, run_dir: str) -> str:
+    """Prepare model-ready forcing at the campaign resolution."""
+    rundir = RunDir(campaign)
+    with stage("forcing") as info:
+        out = pipeline.prepare_forcing(campaign, rundir)
+    rundir.record_stage("forcing", info["seconds"], output=str(out))
+    return str(out)
+
+
+@flow(name="spin-up", log_prints=True)
+def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
+    """Spin every model and parameter set up to equilibrium, with drift diagnostics."""
+    rundir = RunDir(campaign)
+    ctx = _context(campaign, rundir, forcing_dir)
+    with stage("parameters"):
+        members = pipeline.prepare_params(campaign, rundir)
+    with stage(f"spin-up of {len(members)} members ({campaign.spinup.mode})") as info:
+        spun = pipeline.spin_up(ctx, members)
+    table = pd.concat([s.table for s in spun.values()], ignore_index=True)
+    path = rundir.sub("spinup") / "drift.csv"
+    table.to_csv(path, index=False)
+    summary = {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
+                       "restart": str(s.restart)} for label, s in spun.items()}
+    rundir.record_stage("spinup", info["seconds"], members=summary)
+    _artifact_table("spinup-drift", table.drop(columns=["gates"]),
+                    "Spin-up drift per cycle and criterion")
+    return {"spun": spun, "table": table}
+
+
+@flow(name="runs", log_prints=True)
+def runs_flow(campaign: Campaign, forcing_dir: str, spun: dict) -> pipeline.RunsOutcome:
+    """Transient and historical runs (prior/posterior x S3/CO2only) as batch jobs."""
+    rundir = RunDir(campaign)
+    ctx = _context(campaign, rundir, forcing_dir)
+    with stage("transient + historical runs") as info:
+        runs = pipeline.run_transient_and_historical(ctx, spun, pipeline.co2_series())
+    jobs = pipeline.jobs_table(ctx, [runs.transient, runs.historical])
+    rundir.record_stage("runs", info["seconds"], n_jobs=len(jobs))
+    _artifact_table("campaign-jobs", jobs.drop(columns=["log_tail"]), "Batch jobs of the runs")
+    return runs
+
+
+@flow(name="conform", log_prints=True)
+def conform_flow(campaign: Campaign, forcing_dir: str, runs: pipeline.RunsOutcome) -> list[dict]:
+    """Write and check the CalLMIP global files."""
+    rundir = RunDir(campaign)
+    ctx = _context(campaign, rundir, forcing_dir)
+    with stage("conform to CalLMIP") as info:
+        written = pipeline.conform_outputs(ctx, runs)
+    rundir.record_stage("conform", info["seconds"], files=[str(w["path"]) for w in written])
+    return written
+
+
+@flow(name="benchmark", log_prints=True)
+def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.DataFrame,
+                   jobs: pd.DataFrame) -> str:
+    """Score the conformed outputs against the reference products and write the report."""
+    from flows.benchmark_stage import run_benchmark
+
+    rundir = RunDir(campaign)
+    with stage("benchmark + report") as info:
+        report, summary_md, scores = run_benchmark(campaign, rundir, written, spinup_table, jobs)
+    rundir.record_stage("benchmark", info["seconds"], report=str(report))
+    create_markdown_artifact(key="benchmark-summary", markdown=summary_md,
+                             description=f"Benchmark summary; report: {report}")
+    _artifact_table("benchmark-scores", scores, "ILAMB-method scores")
+    return str(report)
+
+
+def _context(campaign: Campaign, rundir: RunDir, forcing_dir: str) -> Context:
+    def on_change(key: str, state, job_id: str) -> None:
+        say(f"  job {job_id} {key}: {state}")
+
+    return Context.create(campaign, rundir, Path(forcing_dir), on_change=on_change)
+
+
+@flow(name="campaign", log_prints=True)
+def campaign_flow(campaign_file: str) -> str:
+    """Run a whole CalLMIP global campaign from its YAML file; return the report path."""
+    logger = get_run_logger()
+    campaign = load_campaign(campaign_file)
+    rundir = RunDir(campaign)
+    rundir.initialise()
+    t0 = time.monotonic()
+    logger.info("campaign %s in %s", campaign.name, rundir.path)
+    forcing_dir = forcing_flow(campaign, str(rundir.path))
+    spin = spinup_flow(campaign, forcing_dir)
+    runs = runs_flow(campaign, forcing_dir, spin["spun"])
+    written = conform_flow(campaign, forcing_dir, runs)
+    ctx = _context(campaign, rundir, forcing_dir)
+    spin_jobs = [{label: r for s in spin["spun"].values() for r in s.results
+                  for label in [r.run_id]}]
+    jobs = pipeline.jobs_table(ctx, [*spin_jobs, runs.transient, runs.historical])
+    report = benchmark_flow(campaign, written, spin["table"], jobs)
+    rundir.record_stage("campaign", time.monotonic() - t0, report=report)
+    return report

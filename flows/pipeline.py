@@ -1,0 +1,156 @@
+"""The campaign's stages as plain functions (the Prefect flows in :mod:`flows.campaign` wrap them).
+
+Each stage takes the campaign's :class:`~flows.runs.execute.Context` (or what it needs of it),
+does its work idempotently inside the run directory, and returns plain data for the next stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from callmip.config import Campaign
+from callmip.conform import GlobalAttrs, conform_run
+from callmip.drivers import get_driver
+from callmip.rundir import RunDir
+from flows.runs.execute import Context, RunRequest, RunResult, execute
+from flows.runs.matrix import Member, historical_runs, members, transient_years
+from flows.spinup.loop import SpinupResult, spin_up
+
+log = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- forcing
+def forcing_years(campaign: Campaign) -> list[int]:
+    """Forcing years the campaign needs: the spin-up cycle and the historical period."""
+    a, b = campaign.periods.spinup_cycle
+    h0, h1 = campaign.periods.historical
+    years = set(range(a, b + 1))
+    if "S3" in campaign.simulations:
+        years |= set(range(h0, h1 + 1))
+    return sorted(years)
+
+
+def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
+    """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files."""
+    from flows.forcing.prepare import prepare_years
+    from flows.forcing.synthetic import write_crujra_years
+
+    years = forcing_years(campaign)
+    fc = campaign.forcing
+    if fc.source == "synthetic":
+        source = rundir.sub("forcing", "crujra")
+        write_crujra_years(source, years, res_deg=fc.source_resolution, seed=fc.seed)
+    else:
+        assert fc.crujra_dir is not None
+        source = fc.crujra_dir
+    out = rundir.sub("forcing", f"model_{campaign.resolution:g}deg")
+    prepare_years(
+        source, years, float(campaign.resolution), out, step=fc.step,
+        cache_dir=rundir.sub("forcing", "weights"),
+    )
+    return out
+
+
+def co2_series() -> dict[int, float]:
+    from flows.forcing.co2 import read_trendy_co2
+
+    return read_trendy_co2()
+
+
+# ----------------------------------------------------------------------------- parameters
+def prepare_params(campaign: Campaign, rundir: RunDir) -> list[Member]:
+    """Copy (or write, for the driver's default prior) every parameter file into the run dir."""
+    params_dir = rundir.sub("params")
+    out = members(campaign, params_dir)
+    for m in out:
+        source = m.model.prior if m.experiment == "prior" else m.model.posterior
+        if source is None:
+            get_driver(m.model.driver).write_prior(m.params_file)
+        else:
+            tmp = m.params_file.with_name(f".{m.params_file.name}.tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(m.params_file)
+    rundir.record_inputs({f"params:{m.label}": m.params_file for m in out})
+    return out
+
+
+# ----------------------------------------------------------------------------- runs
+@dataclass
+class RunsOutcome:
+    transient: dict[str, RunResult]
+    historical: dict[str, RunResult]
+    plans: dict[str, tuple[Member, str, int | None]]  # run_id -> (member, simulation, ens member)
+
+
+def run_transient_and_historical(
+    ctx: Context, spun: dict[str, SpinupResult], co2: dict[int, float]
+) -> RunsOutcome:
+    """Transient from each member's equilibrium, then the historical runs from the transient."""
+    campaign = ctx.campaign
+    years = transient_years(campaign, co2)
+    requests = [
+        RunRequest(f"{label}_transient", s.member.model.driver, s.member.params_file, years,
+                   s.restart)
+        for label, s in spun.items()
+    ]
+    transient = execute(ctx, requests) if years else {}
+    hist_requests, plans = [], {}
+    for label, s in spun.items():
+        t = transient.get(f"{label}_transient")
+        if t is not None and not t.ok:
+            continue  # reported in the jobs table; the other members carry on
+        restart = t.restart if t is not None else s.restart
+        for plan in historical_runs(campaign, s.member, co2):
+            hist_requests.append(
+                RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
+                           restart, ensemble_member=plan.ensemble_member)
+            )
+            plans[plan.run_id] = (s.member, plan.simulation, plan.ensemble_member)
+    historical = execute(ctx, hist_requests)
+    return RunsOutcome(transient, historical, plans)
+
+
+# ----------------------------------------------------------------------------- conform
+def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
+    """CalLMIP monthly and annual files for every completed historical (non-ensemble) run."""
+    campaign = ctx.campaign
+    written = []
+    for run_id, result in runs.historical.items():
+        member, simulation, ens = runs.plans[run_id]
+        if not result.ok or ens is not None:
+            continue
+        driver = get_driver(member.model.driver)
+        attrs = GlobalAttrs(
+            model=member.model.name, version=member.model.version, stage=member.stage,
+            simulation=simulation, campaign=campaign.name, source=f"callmip-global run {run_id}",
+        )
+        out_dir = ctx.rundir.sub("callmip", simulation)
+        for freq in ("monthly", "annual"):
+            files = [f for run in result.segments for f in driver.output_files(run, freq)]
+            path = conform_run(driver, files, out_dir, attrs, campaign.resolution, freq,
+                               campaign.periods.output_last_years)
+            written.append({"run_id": run_id, "model": f"{member.model.name}.{member.model.version}",
+                            "stage": member.stage, "simulation": simulation, "freq": freq,
+                            "path": path})
+    return written
+
+
+# ----------------------------------------------------------------------------- reports
+def jobs_table(ctx: Context, runs: list[dict[str, RunResult]]) -> pd.DataFrame:
+    """Every job of the campaign with its outcome (for Prefect and the report)."""
+    rows = []
+    for group in runs:
+        for run_id, res in group.items():
+            for out in res.outcomes:
+                rows.append({
+                    "run_id": run_id, "task": out.key, "job_id": ",".join(out.job_ids),
+                    "attempts": len(out.job_ids), "state": str(out.state),
+                    "wall_s": round(out.wall_s, 1) if out.wall_s else None,
+                    "log_tail": out.log_tail[-2000:],
+                })
+    return pd.DataFrame(rows)

@@ -1,0 +1,149 @@
+"""Run model runs as batch jobs: segments chained by restarts, through the Supervisor.
+
+Everything here is plain Python over the scheduler contract, so it runs the same on the local
+executor and on Slurm, and it is safe to call again after the orchestrator was killed: tasks the
+ledger knows are re-attached or skipped, never submitted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callmip.config import Campaign
+from callmip.drivers import ModelDriver, ModelRun, YearSpec, get_driver
+from callmip.scheduler import JobLedger, JobSpec, JobState, LocalScheduler, Scheduler
+from callmip.scheduler.supervisor import Supervisor, TaskOutcome
+from callmip.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What every run needs: the campaign, its directory, scheduler, ledger and forcing."""
+
+    campaign: Campaign
+    rundir: RunDir
+    scheduler: Scheduler
+    ledger: JobLedger
+    forcing_dir: Path
+    on_change: Callable[[str, JobState, str], None] | None = None
+    poll_s: float = 0.5
+
+    @classmethod
+    def create(cls, campaign: Campaign, rundir: RunDir, forcing_dir: Path, **kw) -> Context:
+        backend = campaign.scheduler.backend
+        if backend == "local":
+            scheduler: Scheduler = LocalScheduler(rundir.path, campaign.scheduler.max_parallel)
+        else:
+            from callmip.scheduler.slurm import SlurmScheduler  # needs a Slurm installation
+
+            scheduler = SlurmScheduler(rundir.path)
+        ledger = JobLedger(rundir.path / "jobs.json")
+        return cls(campaign, rundir, scheduler, ledger, forcing_dir, **kw)
+
+    def supervisor(self) -> Supervisor:
+        return Supervisor(
+            self.scheduler, self.ledger, self.campaign.scheduler.retry, self.poll_s, self.on_change
+        )
+
+    def driver(self, name: str) -> ModelDriver:
+        return get_driver(name)
+
+
+@dataclass
+class RunRequest:
+    """A run to execute: id, driver, parameters, years, and the restart it starts from."""
+
+    run_id: str
+    driver: str
+    params_file: Path
+    years: tuple[YearSpec, ...]
+    restart_in: Path | None
+    ensemble_member: int | None = None
+    spinup_mode: str | None = None
+    daily_output: bool = False
+
+
+@dataclass
+class RunResult:
+    """Outcome of a run: its final state, restart, segment run specs and job outcomes."""
+
+    run_id: str
+    state: JobState
+    restart: Path | None
+    segments: list[ModelRun] = field(default_factory=list)
+    outcomes: list[TaskOutcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == JobState.COMPLETED
+
+
+def _segment_runs(ctx: Context, req: RunRequest) -> list[ModelRun]:
+    n = ctx.campaign.scheduler.segment_years
+    chunks = [req.years[i : i + n] for i in range(0, len(req.years), n)]
+    driver = ctx.driver(req.driver)
+    runs: list[ModelRun] = []
+    restart = req.restart_in
+    base = ctx.rundir.path / "runs" / req.run_id
+    for i, years in enumerate(chunks):
+        work = base if len(chunks) == 1 else base / f"seg{i:03d}"
+        run = ModelRun(
+            run_id=req.run_id,
+            params_file=req.params_file,
+            forcing_dir=ctx.forcing_dir,
+            years=tuple(years),
+            work_dir=work,
+            restart_in=restart,
+            ensemble_member=req.ensemble_member,
+            daily_output=req.daily_output,
+            spinup_mode=req.spinup_mode if i == 0 else None,
+        )
+        runs.append(run)
+        restart = driver.restart_out(run)
+    return runs
+
+
+def execute(ctx: Context, requests: Sequence[RunRequest]) -> dict[str, RunResult]:
+    """Run every request (all segments, dependencies chained) and wait for all of them."""
+    factories = {}
+    depends: dict[str, list[str]] = {}
+    seg_runs: dict[str, list[ModelRun]] = {}
+    res = ctx.campaign.scheduler.resources
+    for req in requests:
+        driver = ctx.driver(req.driver)
+        runs = _segment_runs(ctx, req)
+        seg_runs[req.run_id] = runs
+        for i, run in enumerate(runs):
+            key = f"{req.run_id}/seg{i:03d}"
+
+            def factory(attempt: int, run: ModelRun = run, i: int = i, driver=driver) -> JobSpec:
+                argv = driver.prepare(run)
+                return JobSpec(
+                    name=f"{run.run_id}.seg{i:03d}",
+                    argv=tuple(argv),
+                    workdir=run.work_dir,
+                    log_path=run.work_dir / f"model.{attempt}.log",
+                    resources=res,
+                    env={"PYTHONUNBUFFERED": "1", "NUMBA_NUM_THREADS": "1"},
+                )
+
+            factories[key] = factory
+            if i:
+                depends[key] = [f"{req.run_id}/seg{i - 1:03d}"]
+    outcomes = ctx.supervisor().run(factories, depends)
+    results = {}
+    for req in requests:
+        runs = seg_runs[req.run_id]
+        outs = [outcomes[f"{req.run_id}/seg{i:03d}"] for i in range(len(runs))]
+        bad = [o for o in outs if o.state != JobState.COMPLETED]
+        state = bad[0].state if bad else JobState.COMPLETED
+        restart = ctx.driver(req.driver).restart_out(runs[-1]) if not bad else None
+        results[req.run_id] = RunResult(req.run_id, state, restart, runs, outs)
+        if bad:
+            log.error("run %s ended %s: %s\n%s", req.run_id, state, bad[0].reason, bad[0].log_tail)
+    return results

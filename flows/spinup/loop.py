@@ -1,0 +1,138 @@
+"""The spin-up loop: cycle the forcing, measure drift after each cycle, stop by the criteria.
+
+All members (model x parameter set) spin up side by side: each round submits the next cycle of
+every member that has not yet met the criteria, so the scheduler's slots stay busy. With
+``mode: accelerated`` the first cycle asks the model for its semi-analytic steady state (the
+driver's ``spinup_mode='analytic'``, as CLM's SASU or ORCHIDEE's analytic spin-up), then normal
+cycles run until the criteria hold for ``consecutive`` cycles.
+
+The loop is resumable: cycles the job ledger records as completed are not rerun; their
+diagnostics are recomputed from their outputs, so a killed spin-up continues from the last
+restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from flows.runs.execute import Context, RunRequest, RunResult, execute
+from flows.runs.matrix import Member, spinup_years
+from flows.spinup.diagnostics import (
+    CycleState,
+    cycle_passes,
+    cycle_state,
+    evaluate,
+    failed_criteria,
+    should_stop,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SpinupError(RuntimeError):
+    """Spin-up failed: a cycle's job failed, or the criteria were not met in max_cycles."""
+
+
+@dataclass
+class SpinupResult:
+    member: Member
+    restart: Path
+    cycles: int
+    simulated_years: int
+    table: pd.DataFrame
+    wall_s: float
+    results: list[RunResult] = field(default_factory=list)
+
+
+@dataclass
+class _MemberState:
+    member: Member
+    cycle: int = 0
+    restart: Path | None = None
+    previous: CycleState | None = None
+    history: list[bool] = field(default_factory=list)
+    tables: list[pd.DataFrame] = field(default_factory=list)
+    results: list[RunResult] = field(default_factory=list)
+    done: bool = False
+
+
+def _landfrac(forcing_dir: Path, year: int) -> xr.DataArray:
+    with xr.open_dataset(forcing_dir / f"met_{year:04d}.nc") as ds:
+        return ds["landfrac"].load()
+
+
+def _cycle_outputs(ctx: Context, result: RunResult, driver_name: str) -> xr.Dataset:
+    driver = ctx.driver(driver_name)
+    files = [f for run in result.segments for f in driver.output_files(run, "annual")]
+    with xr.open_mfdataset(files, combine="by_coords", use_cftime=True) as native:
+        mapped = driver.to_callmip(native.load())
+    return mapped[["cTotal", "cSoil", "cVeg", "gpp", "mrso"]]
+
+
+def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
+    """Spin every member up to equilibrium; raise :class:`SpinupError` when one cannot."""
+    cfg = ctx.campaign.spinup
+    years = spinup_years(ctx.campaign)
+    landfrac = _landfrac(ctx.forcing_dir, years[0].forcing_year)
+    states = {m.label: _MemberState(m) for m in members}
+    start = time.monotonic()
+    while active := [s for s in states.values() if not s.done]:
+        requests = []
+        for s in active:
+            analytic = cfg.mode == "accelerated" and s.cycle == 0
+            requests.append(
+                RunRequest(
+                    run_id=f"{s.member.label}_spinup_c{s.cycle:04d}",
+                    driver=s.member.model.driver,
+                    params_file=s.member.params_file,
+                    years=years,
+                    restart_in=s.restart,
+                    spinup_mode="analytic" if analytic else None,
+                )
+            )
+        results = execute(ctx, requests)
+        for s, req in zip(active, requests, strict=True):
+            res = results[req.run_id]
+            s.results.append(res)
+            if not res.ok:
+                tail = res.outcomes[-1].log_tail if res.outcomes else ""
+                raise SpinupError(
+                    f"spin-up of {s.member.label} failed in cycle {s.cycle} ({res.state}); "
+                    f"log tail:\n{tail}"
+                )
+            annual = _cycle_outputs(ctx, res, s.member.model.driver)
+            state = cycle_state(s.cycle, annual, landfrac)
+            table = evaluate(state, s.previous, cfg.criteria)
+            table.insert(0, "model", f"{s.member.model.name}.{s.member.model.version}")
+            table.insert(1, "stage", s.member.stage)
+            s.tables.append(table)
+            s.history.append(cycle_passes(table))
+            log.info(
+                "spin-up %s cycle %d: cTotal %.2f PgC, passes=%s",
+                s.member.label, s.cycle, state.totals["cTotal"], s.history[-1],
+            )
+            s.previous, s.restart = state, res.restart
+            s.cycle += 1
+            if should_stop(s.history, cfg.consecutive):
+                s.done = True
+            elif s.cycle >= cfg.max_cycles:
+                raise SpinupError(
+                    f"spin-up of {s.member.label} did not reach equilibrium in {cfg.max_cycles} "
+                    f"cycles; failing criteria in the last cycle:\n  "
+                    + "\n  ".join(failed_criteria(table))
+                )
+    wall = time.monotonic() - start
+    out = {}
+    for label, s in states.items():
+        assert s.restart is not None
+        out[label] = SpinupResult(
+            s.member, s.restart, s.cycle, s.cycle * len(years),
+            pd.concat(s.tables, ignore_index=True), wall, s.results,
+        )
+    return out

@@ -1,0 +1,91 @@
+"""Campaign validation: a bad file gives one clear message naming the field, exit code 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from callmip.config import CampaignError, load_campaign
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, **overrides) -> Path:
+    base = {
+        "name": "t",
+        "resolution": 2,
+        "periods": {"historical": [2003, 2005], "spinup_cycle": [1901, 1902]},
+        "models": [{"name": "CELM-A", "version": "v1"}],
+        "experiments": ["prior"],
+        "references": {"catalog": str(tmp_path / "refs.yaml")},
+    }
+    (tmp_path / "refs.yaml").write_text("products: []\n")
+    for key, value in overrides.items():
+        base[key] = value
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(base))
+    return path
+
+
+def test_valid_minimal(tmp_path):
+    c = load_campaign(write(tmp_path))
+    assert c.resolution == 2
+    assert c.run_dir.name == "t"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"resolution": 3}, "resolution: Input should be 0.5, 1 or 2 (got 3)"),
+        ({"experiments": ["prior", "tuned"]}, "experiments.1: Input should be 'prior' or 'posterior'"),
+        ({"simulations": ["S2"]}, "simulations.0: Input should be 'S3' or 'CO2only'"),
+        ({"periods": {"historical": [2005, 2003]}}, "periods: periods.historical must be [first, last]"),
+        ({"periods": {"historical": [2003, 2030]}}, "historical CO2 stops in 2024"),
+        ({"scheduler": {"backend": "pbs"}}, "scheduler.backend: Input should be 'local' or 'slurm'"),
+        ({"models": [{"name": "A;rm -rf /"}]}, "models.0.name: String should match pattern"),
+        ({"models": []}, "models: List should have at least 1 item"),
+        ({"experiments": ["prior", "posterior"]}, "needs models[].posterior for: CELM-A"),
+        ({"typo_field": 1}, "typo_field: Extra inputs are not permitted"),
+        ({"scheduler": {"resources": {"partition": "x$(id)"}}}, "scheduler.resources.partition"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path, override, expected):
+    with pytest.raises(CampaignError) as err:
+        load_campaign(write(tmp_path, **override))
+    assert expected in str(err.value)
+    assert str(tmp_path / "c.yaml") in str(err.value)
+
+
+def test_missing_parameter_file(tmp_path):
+    path = write(tmp_path, models=[{"name": "M", "posterior": "nope.json"}],
+                 experiments=["posterior"])
+    with pytest.raises(CampaignError, match=r"models\[M\].posterior: file .*nope.json does not exist"):
+        load_campaign(path)
+
+
+def test_not_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "x.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(CampaignError, match="not valid YAML"):
+        load_campaign(bad)
+    with pytest.raises(CampaignError, match="does not exist"):
+        load_campaign(tmp_path / "missing.yaml")
+
+
+def test_cli_exit_code_2_and_nothing_started(tmp_path):
+    path = write(tmp_path, resolution=5, run_root=str(tmp_path / "runs"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "callmip.cli", "run", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "resolution: Input should be 0.5, 1 or 2 (got 5)" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_demo_campaign_is_valid():
+    c = load_campaign(REPO / "configs" / "demo.yaml")
+    assert len(c.models) >= 2
+    assert set(c.experiments) == {"prior", "posterior"}
