@@ -200,7 +200,7 @@ class Campaign(_Strict):
         return self.run_root / self.name
 
     def config_hash(self) -> str:
-        """Hash of the validated campaign (paths resolved): identifies what a run directory holds."""
+        """Hash of the validated campaign (paths resolved): what a run directory holds."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -19,7 +19,7 @@ from callmip.drivers import get_driver
 from callmip.rundir import RunDir
 from flows.runs.execute import Context, RunRequest, RunResult, execute
 from flows.runs.matrix import Member, historical_runs, members, transient_years
-from flows.spinup.loop import SpinupResult, spin_up
+from flows.spinup.loop import SpinupResult
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,8 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
             files = [f for run in result.segments for f in driver.output_files(run, freq)]
             path = conform_run(driver, files, out_dir, attrs, campaign.resolution, freq,
                                campaign.periods.output_last_years)
-            written.append({"run_id": run_id, "model": f"{member.model.name}.{member.model.version}",
+            model = f"{member.model.name}.{member.model.version}"
+            written.append({"run_id": run_id, "model": model,
                             "stage": member.stage, "simulation": simulation, "freq": freq,
                             "path": path})
     return written

@@ -129,8 +129,8 @@ def conform_run(
     missing = [f for f in files if not f.exists()]
     if missing:
         raise FileNotFoundError(f"native output missing for conform: {missing[:3]}")
-    native = xr.open_mfdataset(files, combine="by_coords", decode_times=True,
-                               use_cftime=True, data_vars="all").load()
+    native = xr.open_mfdataset(files, combine="by_coords", data_vars="all",
+                               decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)).load()
     mapped = driver.to_callmip(native)
     ds = mapped[[v for v in TABLE if v in mapped]]
     if "time_bnds" in native:

@@ -51,7 +51,9 @@ def _celm_map(wood_above_fraction: float) -> VariableMap:
         "mrso": Mapping((Term("SOILW"),)),
         "mrsos": Mapping((Term("SOILW_TOP"),)),
         # not in the CalLMIP table; used by spin-up diagnostics
-        "cVeg": Mapping((Term("C_LABILE"), Term("C_LEAF"), Term("C_ROOT"), Term("C_WOOD")), GC_TO_KG),
+        "cVeg": Mapping(
+            (Term("C_LABILE"), Term("C_LEAF"), Term("C_ROOT"), Term("C_WOOD")), GC_TO_KG
+        ),
         "cLitter": Mapping((Term("C_LITTER"),), GC_TO_KG),
         "cTotal": Mapping((Term("C_TOTAL"),), GC_TO_KG),
     }

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from callmip.config import Campaign
 from callmip.drivers import ModelDriver, ModelRun, YearSpec, get_driver
+from callmip.rundir import RunDir
 from callmip.scheduler import JobLedger, JobSpec, JobState, LocalScheduler, Scheduler
 from callmip.scheduler.supervisor import Supervisor, TaskOutcome
-from callmip.rundir import RunDir
 
 log = logging.getLogger(__name__)
 

@@ -73,7 +73,9 @@ def cycle_state(cycle: int, annual: xr.Dataset, landfrac: xr.DataArray) -> Cycle
 UNITS = {"cTotal": "PgC", "cSoil": "PgC", "cVeg": "PgC", "gpp": "PgC/yr", "mrso": "m"}
 
 
-def evaluate(current: CycleState, previous: CycleState | None, crit: SpinupCriteria) -> pd.DataFrame:
+def evaluate(
+    current: CycleState, previous: CycleState | None, crit: SpinupCriteria
+) -> pd.DataFrame:
     """One row per (variable, criterion) for this cycle: value, drift, threshold, passed."""
     rows = []
 

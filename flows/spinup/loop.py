@@ -70,7 +70,9 @@ def _landfrac(forcing_dir: Path, year: int) -> xr.DataArray:
 def _cycle_outputs(ctx: Context, result: RunResult, driver_name: str) -> xr.Dataset:
     driver = ctx.driver(driver_name)
     files = [f for run in result.segments for f in driver.output_files(run, "annual")]
-    with xr.open_mfdataset(files, combine="by_coords", use_cftime=True) as native:
+    with xr.open_mfdataset(
+        files, combine="by_coords", decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)
+    ) as native:
         mapped = driver.to_callmip(native.load())
     return mapped[["cTotal", "cSoil", "cVeg", "gpp", "mrso"]]
 
