@@ -27,10 +27,12 @@ DEMO_CAMPAIGN = REPO_ROOT / "configs" / "demo.yaml"
 def _prefect_environment(run_root: Path) -> None:
     """Safe Prefect defaults: no telemetry, a private home, a bounded temporary server."""
     os.environ.setdefault("PREFECT_HOME", str(run_root / ".prefect"))
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -19,8 +19,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from callmip.config import Campaign, load_campaign
 from callmip.rundir import RunDir
 from flows import pipeline
+from flows.benchmark_stage import run_benchmark
 from flows.progress import say, stage
 from flows.runs.execute import Context
+from flows.spinup.loop import spin_up
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
     with stage("parameters"):
         members = pipeline.prepare_params(campaign, rundir)
     with stage(f"spin-up of {len(members)} members ({campaign.spinup.mode})") as info:
-        spun = pipeline.spin_up(ctx, members)
+        spun = spin_up(ctx, members)
     table = pd.concat([s.table for s in spun.values()], ignore_index=True)
     path = rundir.sub("spinup") / "drift.csv"
     table.to_csv(path, index=False)
@@ -91,15 +93,16 @@ def conform_flow(campaign: Campaign, forcing_dir: str, runs: pipeline.RunsOutcom
 def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.DataFrame,
                    jobs: pd.DataFrame) -> str:
     """Score the conformed outputs against the reference products and write the report."""
-    from flows.benchmark_stage import run_benchmark
-
     rundir = RunDir(campaign)
     with stage("benchmark + report") as info:
-        report, summary_md, scores = run_benchmark(campaign, rundir, written, spinup_table, jobs)
-    rundir.record_stage("benchmark", info["seconds"], report=str(report))
-    create_markdown_artifact(key="benchmark-summary", markdown=summary_md,
-                             description=f"Benchmark summary; report: {report}")
-    _artifact_table("benchmark-scores", scores, "ILAMB-method scores")
+        result = run_benchmark(campaign, rundir, written, spinup_table, jobs)
+    rundir.record_stage("benchmark", info["seconds"], report=str(result.report))
+    create_markdown_artifact(key="benchmark-summary", markdown=result.summary_markdown,
+                             description=f"Benchmark summary; report: {result.report}")
+    for key, rows in result.tables.items():
+        if rows:
+            create_table_artifact(key=key, table=rows, description=f"{key} ({result.report})")
+    report = result.report
     return str(report)
 
 

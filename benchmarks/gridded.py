@@ -1,0 +1,324 @@
+"""Read reference products and CalLMIP model files into one in-memory form.
+
+Contract: :class:`GriddedSeries` is a (time, lat, lon) float64 array (NaN = missing) in stated
+units with ascending latitudes, cell bounds, and the calendar year and month of every step
+(steps are matched between model and reference by (year, month), which is calendar-proof:
+GLEAM stamps months at their last day on a Gregorian calendar, FLUXCOM at mid-month on a
+365-day calendar, the models on 'noleap'). :func:`read_reference` converts a product to the
+requested units; :func:`read_model_variable` checks a CalLMIP file (global attributes, units
+exactly as the protocol writes them) and raises :class:`~benchmarks.errors.ModelOutputError`
+naming file, variable and problem, or :class:`~benchmarks.errors.NotComparableError` when the
+file simply lacks the variable.
+"""
+
+from __future__ import annotations
+
+import calendar as pycalendar
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+
+from benchmarks.errors import ModelOutputError, NotComparableError, ReferenceDataError
+from benchmarks.fields import DAYS_PER_MONTH, MONTH_EDGES, bounds_from_centres
+from benchmarks.units import convert, needs_period_length
+from benchmarks.variables import CALLMIP_UNITS, DERIVED, SEMANTIC_UNITS
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_ATTRIBUTES = ("Model", "Calibration_stage")
+
+
+@dataclass(frozen=True)
+class GriddedSeries:
+    """A variable on a rectilinear grid with (year, month) labels per step."""
+
+    values: np.ndarray
+    year: np.ndarray
+    month: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    lat_bounds: np.ndarray
+    lon_bounds: np.ndarray
+    units: str
+    source: str = ""
+    static: bool = False
+    days: np.ndarray | None = None  # length of each step on the data's own calendar
+
+    @property
+    def time_bounds(self) -> np.ndarray:
+        """Bounds in days since 1850-01-01 on the 365-day calendar (ILAMB's convention)."""
+        start = (self.year - 1850) * 365.0 + MONTH_EDGES[self.month - 1]
+        return np.stack([start, start + DAYS_PER_MONTH[self.month - 1]], axis=1)
+
+    def same_grid(self, other: GriddedSeries) -> bool:
+        return (
+            self.lat.shape == other.lat.shape
+            and self.lon.shape == other.lon.shape
+            and np.allclose(self.lat, other.lat)
+            and np.allclose(self.lon, other.lon)
+        )
+
+    def select(self, index: np.ndarray) -> GriddedSeries:
+        """The steps at ``index`` (a view when they are contiguous, else a copy)."""
+        index = np.asarray(index)
+        contiguous = index.size > 0 and np.array_equal(index, np.arange(index[0], index[-1] + 1))
+        take = slice(int(index[0]), int(index[-1]) + 1) if contiguous else index
+        return GriddedSeries(
+            values=self.values[take],
+            year=self.year[index],
+            month=self.month[index],
+            lat=self.lat,
+            lon=self.lon,
+            lat_bounds=self.lat_bounds,
+            lon_bounds=self.lon_bounds,
+            units=self.units,
+            source=self.source,
+            static=self.static,
+            days=None if self.days is None else self.days[index],
+        )
+
+    def with_values(self, values: np.ndarray, units: str | None = None) -> GriddedSeries:
+        return GriddedSeries(
+            values=values,
+            year=self.year,
+            month=self.month,
+            lat=self.lat,
+            lon=self.lon,
+            lat_bounds=self.lat_bounds,
+            lon_bounds=self.lon_bounds,
+            units=units or self.units,
+            source=self.source,
+            static=self.static,
+            days=self.days,
+        )
+
+
+def days_in_month(year: np.ndarray, month: np.ndarray, calendar: str) -> np.ndarray:
+    """Length in days of each (year, month) on ``calendar``."""
+    cal = calendar.lower()
+    if cal in ("noleap", "365_day"):
+        return DAYS_PER_MONTH[month - 1].astype(float)
+    if cal == "360_day":
+        return np.full(month.shape, 30.0)
+    if cal in ("all_leap", "366_day"):
+        out = DAYS_PER_MONTH[month - 1].astype(float)
+        out[month == 2] = 29.0
+        return out
+    return np.array(
+        [pycalendar.monthrange(int(y), int(m))[1] for y, m in zip(year, month, strict=True)], float
+    )
+
+
+def _coord(ds: netCDF4.Dataset, names: Sequence[str], path: Path) -> tuple[str, np.ndarray]:
+    for name in names:
+        if name in ds.variables:
+            return name, np.asarray(ds.variables[name][:], dtype=float)
+    raise ReferenceDataError(f"{path}: no coordinate among {list(names)}")
+
+
+def _bounds(ds: netCDF4.Dataset, name: str, centres: np.ndarray) -> np.ndarray:
+    var = ds.variables[name]
+    bname = getattr(var, "bounds", None)
+    if bname and bname in ds.variables:
+        return np.asarray(ds.variables[bname][:], dtype=float)
+    return bounds_from_centres(centres)
+
+
+def _time_labels(ds: netCDF4.Dataset, path: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """Year and month of each step, from the bounds' midpoint when bounds exist."""
+    if "time" not in ds.variables:
+        raise ReferenceDataError(f"{path}: no 'time' variable")
+    t = ds.variables["time"]
+    cal = getattr(t, "calendar", "standard")
+    values = np.asarray(t[:], dtype=float)
+    bname = getattr(t, "bounds", None)
+    if bname and bname in ds.variables:
+        values = np.asarray(ds.variables[bname][:], dtype=float).mean(axis=1)
+    dates = netCDF4.num2date(values, t.units, cal)
+    year = np.array([d.year for d in dates], dtype=int)
+    month = np.array([d.month for d in dates], dtype=int)
+    return year, month, cal
+
+
+def _read_grid(ds: netCDF4.Dataset, path: Path) -> tuple[np.ndarray, ...]:
+    lat_name, lat = _coord(ds, ("lat", "latitude"), path)
+    lon_name, lon = _coord(ds, ("lon", "longitude"), path)
+    return lat, lon, _bounds(ds, lat_name, lat), _bounds(ds, lon_name, lon)
+
+
+def _read_values(var: netCDF4.Variable, index: slice | tuple = slice(None)) -> np.ndarray:
+    """Read ``var[index]`` as float32 with fill/missing values and non-finite values as NaN.
+
+    Unpacked float variables are read raw and their fill values replaced in place (several
+    times faster than netCDF4's masked arrays on half-gigabyte fields); packed integer data
+    go through netCDF4's own unpacking.
+    """
+    if hasattr(var, "scale_factor") or hasattr(var, "add_offset") or var.dtype.kind != "f":
+        data = np.ma.filled(np.ma.asarray(var[index]).astype(np.float32), np.nan)
+    else:
+        var.set_auto_maskandscale(False)
+        try:
+            data = np.asarray(var[index], dtype=np.float32)
+        finally:
+            var.set_auto_maskandscale(True)
+        for attr in ("_FillValue", "missing_value"):
+            if hasattr(var, attr):
+                for fill in np.atleast_1d(getattr(var, attr)):
+                    data[data == np.float32(fill)] = np.nan
+    data[~np.isfinite(data)] = np.nan
+    return data
+
+
+def _orient(values: np.ndarray, lat: np.ndarray, lat_b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Make latitudes ascending (flip data and bounds when they are not)."""
+    if lat.size > 1 and lat[0] > lat[-1]:
+        return values[..., ::-1, :], lat[::-1], lat_b[::-1, ::-1]
+    return values, lat, lat_b
+
+
+def read_reference(
+    paths: Sequence[Path],
+    file_variable: str,
+    units: str,
+    target_units: str | None,
+    years: tuple[int, int],
+) -> GriddedSeries:
+    """Read a product's files (concatenated in time) and keep ``years``.
+
+    With ``target_units`` the values are converted (float64); with None they stay float32 in
+    the file's ``units`` and ``days`` holds each step's length, so the caller can convert after
+    packing the cells it needs (a fraction of a global grid).
+    """
+    chunks: list[np.ndarray] = []
+    years_l: list[np.ndarray] = []
+    months_l: list[np.ndarray] = []
+    grid = None
+    calendar = "standard"
+    static = False
+    for path in sorted(paths):
+        with netCDF4.Dataset(path) as ds:
+            if file_variable not in ds.variables:
+                raise ReferenceDataError(f"{path}: no variable {file_variable!r}")
+            var = ds.variables[file_variable]
+            var.set_auto_mask(True)
+            g = _read_grid(ds, path)
+            if grid is None:
+                grid = g
+            elif not (np.allclose(g[0], grid[0]) and np.allclose(g[1], grid[1])):
+                raise ReferenceDataError(f"{path}: grid differs from {paths[0]}")
+            if "time" in var.dimensions:
+                year, month, calendar = _time_labels(ds, path)
+                keep = np.flatnonzero((year >= years[0]) & (year <= years[1]))
+                if keep.size == 0:
+                    continue
+                data = _read_values(var, slice(keep[0], keep[-1] + 1))[keep - keep[0]]
+                years_l.append(year[keep])
+                months_l.append(month[keep])
+            else:
+                static = True
+                data = _read_values(var)[None, ...]
+                years_l.append(np.array([years[0]]))
+                months_l.append(np.array([1]))
+            if data.ndim != 3:
+                raise ReferenceDataError(
+                    f"{path}: {file_variable!r} has dimensions {var.dimensions}; "
+                    "expected (time, lat, lon) or (lat, lon)"
+                )
+            chunks.append(data)
+    if grid is None or not chunks:
+        raise ReferenceDataError(
+            f"{paths[0] if paths else '?'}: no data of {file_variable!r} in {years[0]}-{years[1]}"
+        )
+    lat, lon, lat_b, lon_b = grid
+    values = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=0)
+    year = np.concatenate(years_l)
+    month = np.concatenate(months_l)
+    order = np.lexsort((month, year))
+    if not np.array_equal(order, np.arange(order.size)):
+        values, year, month = values[order], year[order], month[order]
+    days = days_in_month(year, month, calendar)
+    if target_units is not None:
+        period = days if needs_period_length(units) else None
+        values = convert(values, units, target_units, days_in_period=period)
+        units = target_units
+    values, lat, lat_b = _orient(values, lat, lat_b)
+    return GriddedSeries(
+        values=values,
+        year=year,
+        month=month,
+        lat=lat,
+        lon=lon,
+        lat_bounds=lat_b,
+        lon_bounds=lon_b,
+        units=units,
+        source=str(paths[0]),
+        static=static,
+        days=days,
+    )
+
+
+def check_model_file(path: Path, stage: str) -> dict[str, str]:
+    """Check a CalLMIP model file's global attributes; return them."""
+    try:
+        with netCDF4.Dataset(path) as ds:
+            attrs = {k: str(ds.getncattr(k)) for k in ds.ncattrs()}
+    except OSError as exc:
+        raise ModelOutputError(f"{path}: cannot open model file ({exc})") from exc
+    missing = [a for a in REQUIRED_ATTRIBUTES if a not in attrs]
+    if missing:
+        raise ModelOutputError(f"{path}: missing global attribute(s) {missing}")
+    if attrs["Calibration_stage"] != stage:
+        raise ModelOutputError(
+            f"{path}: Calibration_stage is {attrs['Calibration_stage']!r} but the file was "
+            f"given as stage {stage!r}"
+        )
+    return attrs
+
+
+def _read_callmip(path: Path, name: str) -> GriddedSeries:
+    with netCDF4.Dataset(path) as ds:
+        if name not in ds.variables:
+            raise NotComparableError(f"{path}: model file has no variable {name!r}")
+        var = ds.variables[name]
+        units = getattr(var, "units", None)
+        expected = CALLMIP_UNITS[name]
+        if units != expected:
+            raise ModelOutputError(
+                f"{path}: variable {name!r} has units {units!r}; CalLMIP requires {expected!r}"
+            )
+        if var.dimensions[-2:] != ("lat", "lon") or var.ndim != 3:
+            raise ModelOutputError(
+                f"{path}: variable {name!r} has dimensions {var.dimensions}; "
+                "CalLMIP requires (time, lat, lon)"
+            )
+        year, month, _ = _time_labels(ds, path)
+        lat, lon, lat_b, lon_b = _read_grid(ds, path)
+        values = _read_values(var)
+    values, lat, lat_b = _orient(values, lat, lat_b)
+    return GriddedSeries(
+        values=values,
+        year=year,
+        month=month,
+        lat=lat,
+        lon=lon,
+        lat_bounds=lat_b,
+        lon_bounds=lon_b,
+        units=SEMANTIC_UNITS[name],
+        source=str(path),
+    )
+
+
+def read_model_variable(path: Path, name: str) -> GriddedSeries:
+    """Read CalLMIP (or derived) variable ``name`` from a conformed monthly model file."""
+    if name in DERIVED:
+        derived = DERIVED[name]
+        inputs = [_read_callmip(path, n) for n in derived.inputs]
+        values = derived.compute(*(s.values for s in inputs))
+        return inputs[0].with_values(values, derived.units)
+    if name not in CALLMIP_UNITS:
+        raise ModelOutputError(f"{path}: {name!r} is not a CalLMIP variable")
+    return _read_callmip(path, name)

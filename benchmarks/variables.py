@@ -1,0 +1,95 @@
+"""The CalLMIP variable table as the benchmark stage sees it, plus derived variables.
+
+Contract: :data:`CALLMIP_UNITS` holds the units each CalLMIP (protocol v2, Table 3) variable
+must carry in a conformed file, exactly as written there. :data:`SEMANTIC_UNITS` is the unit
+the benchmark converts from (carbon stocks written ``kg m-2`` are carbon masses, ``kgC m-2``).
+:data:`DERIVED` defines variables a reference product may need that models do not write
+directly (total evapotranspiration from the latent heat flux) - each derivation in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from benchmarks.units import latent_heat_to_evaporation
+
+CALLMIP_UNITS: Mapping[str, str] = MappingProxyType(
+    {
+        "nep": "kgC m-2 s-1",
+        "gpp": "kgC m-2 s-1",
+        "reco": "kgC m-2 s-1",
+        "hfls": "W m-2",
+        "hfss": "W m-2",
+        "hfg": "W m-2",
+        "tran": "kg m-2 s-1",
+        "evspsblsoi": "kg m-2 s-1",
+        "ts": "K",
+        "lai": "1",
+        "cLiveBioAbove": "kg m-2",
+        "cSoil": "kg m-2",
+        "mrso": "kg m-2",
+        "mrsos": "kg m-2",
+    }
+)
+
+SEMANTIC_UNITS: Mapping[str, str] = MappingProxyType(
+    {**CALLMIP_UNITS, "cLiveBioAbove": "kgC m-2", "cSoil": "kgC m-2"}
+)
+
+LONG_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "nep": "Net ecosystem productivity",
+        "gpp": "Gross primary production",
+        "reco": "Ecosystem respiration",
+        "hfls": "Latent heat flux",
+        "hfss": "Sensible heat flux",
+        "hfg": "Ground heat flux",
+        "tran": "Transpiration",
+        "evspsblsoi": "Soil evaporation",
+        "evspsbl": "Evapotranspiration",
+        "ts": "Surface temperature",
+        "lai": "Leaf area index",
+        "cLiveBioAbove": "Above-ground live biomass carbon",
+        "cSoil": "Soil carbon",
+        "mrso": "Total soil moisture",
+        "mrsos": "Surface soil moisture",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A variable computed from CalLMIP variables."""
+
+    inputs: tuple[str, ...]
+    units: str
+    compute: Callable[..., np.ndarray]
+    formula: str
+
+
+DERIVED: Mapping[str, Derived] = MappingProxyType(
+    {
+        "evspsbl": Derived(
+            inputs=("hfls",),
+            units="kg m-2 s-1",
+            compute=latent_heat_to_evaporation,
+            formula="evspsbl = hfls / L_v (L_v = 2.501e6 J kg-1)",
+        ),
+    }
+)
+
+
+def known_variable(name: str) -> bool:
+    """True for a CalLMIP variable or a derived one."""
+    return name in CALLMIP_UNITS or name in DERIVED
+
+
+def semantic_units(name: str) -> str:
+    """Units in which the benchmark reads a (CalLMIP or derived) variable."""
+    if name in DERIVED:
+        return DERIVED[name].units
+    return SEMANTIC_UNITS[name]

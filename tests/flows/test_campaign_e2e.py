@@ -1,0 +1,111 @@
+"""A whole small campaign through the real CLI, Prefect, the local executor and the model process.
+
+Forcing -> spin-up (accelerated) -> transient -> prior/posterior S3 runs -> CalLMIP files ->
+benchmark report. Then the same command again must re-use everything (no new job submissions).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import netCDF4
+import pytest
+import yaml
+
+from callmip.conform import TABLE, check_file
+from callmip.scheduler import JobLedger
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def campaign_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("campaign")
+    campaign = {
+        "name": "e2e",
+        "resolution": 2,
+        "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 3},
+        "periods": {"spinup_cycle": [1901, 1901], "transient_start": 1995,
+                    "historical": [2004, 2005]},
+        "spinup": {"mode": "accelerated", "max_cycles": 15, "consecutive": 1},
+        "models": [{"name": "CELM-A", "version": "v1",
+                    "posterior": str(REPO / "configs/params/CELM-A_posterior.json")}],
+        "experiments": ["prior", "posterior"],
+        "simulations": ["S3"],
+        "scheduler": {"backend": "local", "max_parallel": 2},
+        "references": {"catalog": str(REPO / "configs/references.yaml"),
+                       "ilamb_root": str(REPO / "data/ILAMB_ROOT"),
+                       "variables": ["hfls", "hfss"]},
+        "run_root": str(tmp / "runs"),
+    }
+    path = tmp / "e2e.yaml"
+    path.write_text(yaml.safe_dump(campaign))
+    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    cmd = [sys.executable, "-m", "callmip.cli", "run", str(path)]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
+    run_dir = tmp / "runs" / "e2e"
+    n_jobs = JobLedger(run_dir / "jobs.json").submissions()
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert second.returncode == 0, second.stderr[-5000:]
+    return run_dir, first, second, n_jobs
+
+
+def test_report_is_written_and_announced(campaign_run):
+    run_dir, first, _, _ = campaign_run
+    report = run_dir / "benchmark" / "index.html"
+    assert report.is_file()
+    assert f"report: {report}" in first.stdout
+    html = report.read_text()
+    for word in ("hfls", "hfss", "Prior", "Posterior"):
+        assert word in html
+
+
+def test_callmip_files_have_table_names_units_and_pass_checker(campaign_run):
+    run_dir = campaign_run[0]
+    files = sorted((run_dir / "callmip" / "S3").glob("*.nc"))
+    names = {f.name for f in files}
+    assert names == {
+        f"CELM-A.v1_global_2deg_{freq}_2004-2005_{stage}.nc"
+        for freq in ("monthly", "annual") for stage in ("Prior", "Posterior")
+    }
+    for f in files:
+        report = check_file(f)
+        assert report.ok, report.render()
+        with netCDF4.Dataset(f) as ds:
+            for name, spec in TABLE.items():
+                assert ds.variables[name].units == spec.units
+
+
+def test_manifest_and_ledger(campaign_run):
+    run_dir, _, _, n_jobs = campaign_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert {"forcing", "spinup", "runs", "conform", "benchmark"} <= set(manifest["stages"])
+    assert len(manifest["config_hash"]) == 64
+    assert manifest["code_version"]
+    ledger = JobLedger(run_dir / "jobs.json")
+    assert all(t.last.state == "COMPLETED" for t in ledger.tasks())
+    drift = (run_dir / "spinup" / "drift.csv").read_text()
+    assert "CTSM global drift" in drift and "C4MIP" in drift
+    assert n_jobs >= 6  # 2 members x (>=1 spin-up cycle + transient + S3)
+
+
+def test_rerun_reuses_everything(campaign_run):
+    run_dir, _, second, n_jobs = campaign_run
+    assert JobLedger(run_dir / "jobs.json").submissions() == n_jobs
+    assert "report:" in second.stdout
+
+
+def test_prior_and_posterior_differ(campaign_run):
+    import xarray as xr
+
+    run_dir = campaign_run[0]
+    d = run_dir / "callmip" / "S3"
+    prior = xr.open_dataset(d / "CELM-A.v1_global_2deg_annual_2004-2005_Prior.nc")
+    post = xr.open_dataset(d / "CELM-A.v1_global_2deg_annual_2004-2005_Posterior.nc")
+    diff = float(abs(prior.gpp - post.gpp).mean()) / float(abs(prior.gpp).mean())
+    assert diff > 0.01

@@ -1,0 +1,234 @@
+"""Benchmark: score 20 years of monthly 0.5-degree output, 4 variables x 2 products, ours vs ILAMB 2.7.
+
+Both tools read the same NetCDF files: one CalLMIP-conformed model file (hfls, hfss, gpp, lai;
+CalLMIP units) and eight reference products in an ILAMB_ROOT tree (some in other units:
+MJ m-2 d-1, g m-2 d-1, so both convert). Ours runs ``benchmarks.confront.confront`` in mode
+``ilamb27`` in a child process (clean peak memory); ILAMB 2.7.3 runs its own
+``Confrontation.confront`` + ``computeOverallScore`` (no plots) in another child process. Times
+exclude interpreter start-up and imports and include all file reading. The script prints both
+times and the largest score difference, then the RESULT line.
+
+Usage: ``uv run --extra parity python tests/performance/benchmark_bench.py [--years 20]``
+Inputs are generated once into ``--work`` (default /tmp/callmip-benchmark-bench, ~1.2 GB)
+and reused; ``--clean`` removes them at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.catalog import ReferenceProduct  # noqa: E402
+from benchmarks.confront import ModelOutput, confront  # noqa: E402
+from benchmarks.peer_ilamb27 import ilamb27_available, run_ilamb27  # noqa: E402
+from benchmarks.testing import (  # noqa: E402
+    land_mask,
+    regular_grid,
+    seasonal_field,
+    write_callmip_monthly,
+    write_reference,
+)
+from benchmarks.units import convert  # noqa: E402
+
+# variable -> (model CalLMIP units, mean, amplitude in model units, mass weighting,
+#              [(product, file units, our units spelling)])
+SPEC = {
+    "hfls": (
+        "W m-2",
+        45.0,
+        35.0,
+        True,
+        [("FLUXA", "W m-2", "W m-2"), ("FLUXB", "MJ m-2 d-1", "MJ m-2 d-1")],
+    ),
+    "hfss": ("W m-2", 30.0, 25.0, True, [("FLUXA", "W m-2", "W m-2"), ("FLUXB", "W m-2", "W m-2")]),
+    "gpp": (
+        "kgC m-2 s-1",
+        3.5e-8,
+        3.0e-8,
+        True,
+        [("GPPA", "g m-2 d-1", "gC m-2 d-1"), ("GPPB", "kg m-2 s-1", "kgC m-2 s-1")],
+    ),
+    "lai": ("1", 2.0, 1.5, False, [("LAIA", "1", "1"), ("LAIB", "1", "1")]),
+}
+
+
+def generate(work: Path, years: tuple[int, int], resolution: float) -> None:
+    """Write the model file and the eight reference products (once)."""
+    marker = work / "inputs.json"
+    want = {"years": list(years), "resolution": resolution}
+    if marker.exists() and json.loads(marker.read_text()) == want:
+        return
+    shutil.rmtree(work, ignore_errors=True)
+    lat, lon = regular_grid(resolution)
+    mask = land_mask(lat, lon)
+    model_vars = {}
+    for k, (var, (units, mean, amp, _, products)) in enumerate(SPEC.items()):
+        model_vars[var] = seasonal_field(
+            lat,
+            lon,
+            years,
+            mean=mean * 1.1,
+            amplitude=amp * 0.9,
+            seed=100 + k,
+            phase_months=0.7,
+            mask=mask,
+            dtype=np.float32,
+        )
+        for j, (product, file_units, ours) in enumerate(products):
+            ref = seasonal_field(
+                lat, lon, years, mean=mean, amplitude=amp, seed=10 * k + j, mask=mask
+            )
+            ref = convert(ref, units if var != "gpp" else "kgC m-2 s-1", ours).astype(np.float32)
+            path = work / f"root/DATA/{var}/{product}/{var}.nc"
+            write_reference(
+                path, name=var, values=ref, lat=lat, lon=lon, years=years, units=file_units
+            )
+            del ref
+    write_callmip_monthly(
+        work / "model/BENCH.v1_global_0.5deg_monthly_Prior.nc",
+        model="BENCH.v1",
+        stage="Prior",
+        lat=lat,
+        lon=lon,
+        years=years,
+        variables=model_vars,
+    )
+    marker.write_text(json.dumps(want))
+
+
+def products(work: Path, years: tuple[int, int]) -> list[ReferenceProduct]:
+    out = []
+    for var, (_, _, _, mass, prods) in SPEC.items():
+        for product, _, ours in prods:
+            out.append(
+                ReferenceProduct(
+                    variable=var,
+                    product=product,
+                    paths=(work / f"root/DATA/{var}/{product}/{var}.nc",),
+                    file_variable=var,
+                    units=ours,
+                    display_units=ours,
+                    period=years,
+                    weight=1.0,
+                    citation="synthetic benchmark input",
+                    mass_weighting=mass,
+                )
+            )
+    return out
+
+
+def run_ours(work: Path, years: tuple[int, int]) -> None:
+    """Child-process entry: time confront() and write scores + timing."""
+    model = ModelOutput("BENCH", "Prior", work / "model/BENCH.v1_global_0.5deg_monthly_Prior.nc")
+    catalog = products(work, years)
+    start = time.perf_counter()
+    table = confront([model], catalog, work / "ours", mode="ilamb27", regions=("global",))
+    seconds = time.perf_counter() - start
+    table.to_csv(work / "ours_scores.csv", index=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    (work / "ours_timing.json").write_text(json.dumps({"seconds": seconds, "peak_mb": peak}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/callmip-benchmark-bench"))
+    parser.add_argument("--years", type=int, default=20)
+    parser.add_argument("--resolution", type=float, default=0.5)
+    parser.add_argument("--clean", action="store_true")
+    parser.add_argument("--ours-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    years = (1991, 1990 + args.years)
+    work = args.work
+    if args.ours_only:
+        run_ours(work, years)
+        return 0
+
+    import pandas as pd
+
+    version = ilamb27_available()
+    if version is None:
+        print("ILAMB 2.7 not importable: run `uv sync --extra parity` first", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    generate(work, years, args.resolution)
+    print(f"inputs ready in {time.perf_counter() - t0:.1f} s under {work}", flush=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--work",
+            str(work),
+            "--years",
+            str(args.years),
+            "--resolution",
+            str(args.resolution),
+            "--ours-only",
+        ],
+        check=True,
+    )
+    timing = json.loads((work / "ours_timing.json").read_text())
+    ours = pd.read_csv(work / "ours_scores.csv")
+    print(
+        f"ours  (callmip-global ilamb27): {timing['seconds']:.1f} s, "
+        f"peak {timing['peak_mb']:.0f} MB",
+        flush=True,
+    )
+
+    model_dir = work / "model"
+    confrontations = [
+        {
+            "name": product,
+            "source": str(work / f"root/DATA/{var}/{product}/{var}.nc"),
+            "variable": var,
+            "mass_weighting": mass,
+            "skip_iav": False,
+        }
+        for var, (_, _, _, mass, prods) in SPEC.items()
+        for product, _, _ in prods
+    ]
+    # ILAMB names confrontations by product; make them unique per variable
+    for c in confrontations:
+        c["name"] = f"{c['variable']}-{c['name']}"
+    peer = run_ilamb27(
+        confrontations, {"BENCH": model_dir}, work / "peer", regions=["global"], timeout=6 * 3600
+    )
+    print(f"ILAMB {version}: {peer.seconds:.1f} s, peak {peer.peak_mb:.0f} MB", flush=True)
+
+    p = peer.scores.assign(product=peer.scores["product"].str.split("-", n=1).str[1])
+    merged = p[p["type"] == "score"].merge(
+        ours[ours["type"] == "score"],
+        on=["variable", "product", "region", "name"],
+        suffixes=("_ilamb", "_ours"),
+    )
+    diff = (merged["value_ours"] - merged["value_ilamb"]).abs()
+    print(
+        merged.assign(diff=diff)[
+            ["variable", "product", "name", "value_ilamb", "value_ours", "diff"]
+        ].to_string(index=False)
+    )
+    print(f"compared {len(merged)} scores; max |difference| = {diff.max():.2e}")
+    if args.clean:
+        shutil.rmtree(work, ignore_errors=True)
+    ratio = peer.seconds / timing["seconds"]
+    print(
+        f"RESULT name=benchmark ours_s={timing['seconds']:.2f} peer=ilamb-{version} "
+        f"peer_s={peer.seconds:.2f} ratio={ratio:.2f} peak_mb={timing['peak_mb']:.0f} "
+        f"peer_peak_mb={peer.peak_mb:.0f} scores={len(merged)} max_score_diff={diff.max():.2e}"
+    )
+    return 0 if len(merged) == 8 * 6 and diff.max() <= 1e-3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

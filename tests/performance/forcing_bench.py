@@ -1,0 +1,219 @@
+"""Benchmark: one variable-year of 6-hourly 0.5-degree CRU-JRA forcing -> daily means at 1 degree.
+
+Ours: ``flows.forcing.prepare.prepare_variable_year`` (read + check every value + daily mean +
+conservative land-only regrid through the ``regrid`` package + write), weights built from
+scratch each run. Peer: the CDO pipeline TRENDY groups use, ``cdo remapcon,<1deg grid>
+-daymean in.nc out.nc`` (chained in one process, weights computed each run). Same input file
+(synthetic CRU-JRA v2.5 layout, tmp 1901, netCDF-4 zlib level 1 as the generator writes it).
+
+Each side runs in its own fresh process; time is the best of ``--repeat`` runs (the machine is
+shared), ours measured around the pipeline call inside its process (interpreter start-up and
+imports excluded, reported separately), CDO as its process wall time. Peak memory is the
+process's maximum RSS (``wait4`` rusage). Results are compared cell by cell: same NaN pattern,
+max relative difference. Ends with the project's one RESULT line.
+
+Usage: ``uv run python tests/performance/forcing_bench.py [--workdir DIR] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+YEAR = 1901
+SRC_RES = 0.5
+DST_RES = 1.0
+VARIABLE = "tmp"
+MODEL_VARIABLE = "tas"
+CDO_GRID = """gridtype = lonlat
+xsize    = 360
+ysize    = 180
+xfirst   = -179.5
+xinc     = 1
+yfirst   = -89.5
+yinc     = 1
+"""
+
+
+def _run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``; return (wall seconds, peak RSS MB of that process, stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... failed ({proc.returncode}): {err[-3000:]}")
+    return wall, usage.ru_maxrss / 1024.0, out
+
+
+def ensure_input(workdir: Path) -> Path:
+    """Generate the 0.5-degree tmp file once (about half a minute) and reuse it."""
+    from flows.forcing.crujra import crujra_path
+    from flows.forcing.errors import ForcingError
+    from flows.forcing.synthetic import write_crujra_years
+
+    src = workdir / "crujra"
+    try:
+        return crujra_path(src, VARIABLE, YEAR)
+    except ForcingError:
+        t0 = time.perf_counter()
+        write_crujra_years(src, [YEAR], res_deg=SRC_RES, seed=0, variables=[VARIABLE], workers=1)
+        print(f"generated input in {time.perf_counter() - t0:.1f} s", flush=True)
+        return crujra_path(src, VARIABLE, YEAR)
+
+
+def run_ours(src_dir: str, work: str) -> None:
+    """Child-process body: time the pipeline call, print JSON."""
+    t_imp = time.perf_counter()
+    from flows.forcing.prepare import prepare_variable_year
+
+    imports = time.perf_counter() - t_imp
+    shutil.rmtree(work, ignore_errors=True)
+    t0 = time.perf_counter()
+    out = prepare_variable_year(Path(src_dir), YEAR, MODEL_VARIABLE, DST_RES, Path(work))
+    elapsed = time.perf_counter() - t0
+    print(json.dumps({"elapsed": elapsed, "imports": imports, "out": str(out)}))
+
+
+def warm_up(workdir: Path) -> None:
+    """Compile/load numba kernels and the land-fraction cache once, outside the timings."""
+    from flows.forcing.prepare import prepare_variable_year
+    from flows.forcing.synthetic import write_crujra_years
+
+    tiny = workdir / "tiny"
+    if not tiny.exists():
+        write_crujra_years(tiny, [YEAR], res_deg=5.0, variables=("tmp",), workers=1)
+    prepare_variable_year(tiny, YEAR, MODEL_VARIABLE, 10.0, workdir / "tiny-out")
+
+
+def ours_full_grid(part: Path) -> np.ndarray:
+    import netCDF4
+
+    with netCDF4.Dataset(part) as ds:
+        cells = np.asarray(ds["cell_index"][:])
+        vals = np.asarray(ds[MODEL_VARIABLE][:], dtype=np.float64)
+        shape = (ds.dimensions["lat"].size, ds.dimensions["lon"].size)
+    full = np.full((vals.shape[0], shape[0] * shape[1]), np.nan)
+    full[:, cells] = vals
+    return full.reshape(vals.shape[0], *shape)
+
+
+def cdo_result(path: Path) -> np.ndarray:
+    import netCDF4
+
+    with netCDF4.Dataset(path) as ds:
+        var = ds[VARIABLE]
+        data = np.ma.filled(var[:].astype(np.float64), np.nan)
+        lat = np.asarray(ds["lat"][:])
+        lon = np.asarray(ds["lon"][:])
+    assert np.allclose(lat, np.arange(-89.5, 90.0, 1.0)), "CDO latitude order changed"
+    assert np.allclose(lon, np.arange(-179.5, 180.0, 1.0)), "CDO longitude layout changed"
+    return data
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cdo-threads", type=int, default=1)
+    parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--_prepare", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._child:
+        run_ours(*args._child)
+        return 0
+    if args._prepare:
+        print(ensure_input(args._prepare))
+        warm_up(args._prepare)
+        return 0
+    if shutil.which("cdo") is None:
+        print("cdo not found (apt-get install cdo)", file=sys.stderr)
+        return 1
+    workdir = args.workdir or Path(tempfile.gettempdir()) / "callmip-forcing-bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    # generation and warm-up in a child: the parent must stay small, because a child's peak
+    # RSS (wait4) counts the parent's pages it was forked from
+    _, _, out = _run_measured([sys.executable, __file__, "--_prepare", str(workdir)])
+    src = Path(out.strip().splitlines()[-1])
+    print(
+        f"input {src} ({src.stat().st_size / 1e6:.0f} MB on disk, "
+        f"{1460 * 360 * 720 * 4 / 1e6:.0f} MB of float32); load {os.getloadavg()[0]:.2f}"
+    )
+
+    ours_times, ours_peaks, imports = [], [], []
+    part = None
+    for _ in range(args.repeat):
+        _, peak, out = _run_measured(
+            [sys.executable, __file__, "--_child", str(src.parent), str(workdir / "ours")]
+        )
+        info = json.loads(out.strip().splitlines()[-1])
+        ours_times.append(info["elapsed"])
+        imports.append(info["imports"])
+        ours_peaks.append(peak)
+        part = Path(info["out"])
+
+    grid = workdir / "grid_1deg.txt"
+    grid.write_text(CDO_GRID)
+    cdo_out = workdir / "cdo_daymean_remapcon.nc"
+    cdo_times, cdo_peaks = [], []
+    for _ in range(args.repeat):
+        cdo_out.unlink(missing_ok=True)
+        cmd = [
+            "cdo",
+            "-s",
+            "-O",
+            "-P",
+            str(args.cdo_threads),
+            f"remapcon,{grid}",
+            "-daymean",
+            str(src),
+            str(cdo_out),
+        ]
+        wall, peak, _ = _run_measured(cmd)
+        cdo_times.append(wall)
+        cdo_peaks.append(peak)
+
+    ours = ours_full_grid(part)
+    peer = cdo_result(cdo_out)
+    same_nan = bool(np.array_equal(np.isnan(ours), np.isnan(peer)))
+    both = np.isfinite(ours) & np.isfinite(peer)
+    rel = np.abs(ours[both] - peer[both]) / np.maximum(np.abs(peer[both]), 1e-30)
+    max_rel = float(rel.max()) if rel.size else float("nan")
+    ours_s, peer_s = min(ours_times), min(cdo_times)
+    ratio = peer_s / ours_s
+    print(
+        f"ours: {[f'{t:.2f}' for t in ours_times]} s (imports {min(imports):.2f} s, "
+        f"peak {max(ours_peaks):.0f} MB)"
+    )
+    print(f"cdo : {[f'{t:.2f}' for t in cdo_times]} s (peak {max(cdo_peaks):.0f} MB)")
+    print(
+        f"results: shape {ours.shape}, same NaN pattern: {same_nan}, "
+        f"max relative difference {max_rel:.2e} over {int(both.sum())} values"
+    )
+    print(
+        f"target: ratio >= 1.5 -> {'met' if ratio >= 1.5 else 'NOT met'}; "
+        f"max rel diff <= 1e-5 -> {'met' if max_rel <= 1e-5 and same_nan else 'NOT met'}"
+    )
+    print(
+        f"RESULT name=forcing ours_s={ours_s:.3f} peer=cdo peer_s={peer_s:.3f} "
+        f"ratio={ratio:.2f} peak_mb={max(ours_peaks):.0f} peer_peak_mb={max(cdo_peaks):.0f} "
+        f"max_rel_diff={max_rel:.2e} same_nan={same_nan} "
+        f"ours_with_imports_s={ours_s + min(imports):.3f} load={os.getloadavg()[0]:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
