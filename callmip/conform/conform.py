@@ -18,6 +18,7 @@ import xarray as xr
 from callmip.conform.check import check_file
 from callmip.conform.table import TABLE, global_file_name
 from callmip.drivers.base import ModelDriver
+from regrid import Grid
 
 FILL_VALUE = np.float32(1.0e20)
 
@@ -41,15 +42,6 @@ class GlobalAttrs:
     source: str = ""
 
 
-def _bounds(centres: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    edges = np.empty(centres.size + 1)
-    edges[1:-1] = 0.5 * (centres[1:] + centres[:-1])
-    edges[0] = centres[0] - (edges[1] - centres[0])
-    edges[-1] = centres[-1] + (centres[-1] - edges[-2])
-    edges = np.clip(edges, lo, hi) if lo is not None else edges
-    return np.stack([edges[:-1], edges[1:]], axis=1)
-
-
 def _attach_metadata(ds: xr.Dataset, attrs: GlobalAttrs) -> xr.Dataset:
     for name in list(ds.data_vars):
         spec = TABLE[name]
@@ -58,10 +50,10 @@ def _attach_metadata(ds: xr.Dataset, attrs: GlobalAttrs) -> xr.Dataset:
         if spec.standard_name:
             meta["standard_name"] = spec.standard_name
         ds[name].attrs = meta
-    lat, lon = ds["lat"].values, ds["lon"].values
+    grid = Grid.from_centres(ds["lat"].values, ds["lon"].values)
     ds = ds.assign_coords(
-        lat_bnds=(("lat", "bnds"), _bounds(lat, -90.0, 90.0)),
-        lon_bnds=(("lon", "bnds"), _bounds(lon, None, None)),
+        lat_bnds=(("lat", "bnds"), grid.lat_bounds),
+        lon_bnds=(("lon", "bnds"), grid.lon_bounds),
     )
     ds["lat"].attrs = {"units": "degrees_north", "long_name": "latitude",
                        "standard_name": "latitude", "axis": "Y", "bounds": "lat_bnds"}

@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from callmip.config import SpinupCriteria
+from regrid import Grid
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 KG_TO_PG = 1e-12
@@ -41,20 +42,9 @@ class CycleState:
     land_area: np.ndarray  # m2 of land per grid cell (area x land fraction)
 
 
-def cell_area(lat: np.ndarray, lon: np.ndarray, radius: float = 6_371_000.0) -> np.ndarray:
-    """Area (m2) of regular lat-lon cells with the given centres (bounds at midpoints)."""
-    def edges(c: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
-        e = np.empty(c.size + 1)
-        e[1:-1] = 0.5 * (c[1:] + c[:-1])
-        e[0] = c[0] - (e[1] - c[0])
-        e[-1] = c[-1] + (c[-1] - e[-2])
-        return np.clip(e, lo, hi) if lo is not None else e
-
-    late = np.deg2rad(edges(np.asarray(lat, float), -90.0, 90.0))
-    lone = np.deg2rad(edges(np.asarray(lon, float), None, None))
-    band = np.abs(np.sin(late[1:]) - np.sin(late[:-1]))
-    width = np.abs(np.diff(lone))
-    return radius**2 * np.outer(band, width)
+def cell_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Area (m2) of the lat-lon cells with these centres (bounds derived by :mod:`regrid`)."""
+    return Grid.from_centres(lat, lon).cell_area()
 
 
 def cycle_state(cycle: int, annual: xr.Dataset, landfrac: xr.DataArray) -> CycleState:
