@@ -3,7 +3,7 @@
 It runs detached from the orchestrator (its own session), so a job survives the orchestrator being
 killed, exactly like a batch job does. All its state is files in the job directory:
 ``state`` (PENDING/RUNNING), ``child.pid`` and, once done, ``result.json`` written atomically.
-Run as ``python -m callmip.scheduler.local_runner <job_dir>``.
+Run as ``python .../local_runner.py <job_dir>`` (stdlib only, so it starts fast).
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def _acquire_slot(slots_dir: Path, n_slots: int):
 
 def main(job_dir_arg: str) -> int:
     job_dir = Path(job_dir_arg)
+    # First thing: prove this job was started (the submitter may be killed before it writes it).
+    _write(job_dir / "runner.pid", str(os.getpid()))
     spec = json.loads((job_dir / "spec.json").read_text())
     child: subprocess.Popen | None = None
     cancelled = False
@@ -116,7 +118,7 @@ def main(job_dir_arg: str) -> int:
             return 0
     slot.close()
     if cancelled:
-        _finish(job_dir, "CANCELLED", code, "cancelled")
+        _finish(job_dir, "CANCELLED", None, "cancelled")
     elif code == 0:
         _finish(job_dir, "COMPLETED", 0)
     else:

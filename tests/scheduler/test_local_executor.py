@@ -1,12 +1,14 @@
-"""The local executor has batch-job semantics: real detached processes, states, walltime, cancel."""
+"""The local executor has batch-job semantics: real detached processes, states, cancel.
+
+TIMEOUT (a real 1-minute walltime) is in test_failure_policy.py, on both backends.
+"""
 
 import time
 from pathlib import Path
 
 import pytest
 
-from callmip.scheduler import JobLedger, JobSpec, JobSpecError, JobState, LocalScheduler, Resources
-from callmip.scheduler.supervisor import Supervisor
+from callmip.scheduler import JobSpec, JobSpecError, JobState, LocalScheduler
 
 
 def wait_final(s, job_id, timeout=30):
@@ -77,37 +79,11 @@ def test_paths_outside_run_dir_rejected(tmp_path):
 def test_arguments_are_not_shell_interpreted(tmp_path):
     s = LocalScheduler(tmp_path)
     marker = tmp_path / "pwned"
-    j = s.submit(JobSpec("echo", ("echo", f"$(touch {marker})", "; rm -rf /"), tmp_path,
-                         tmp_path / "echo.log"))
+    j = s.submit(
+        JobSpec(
+            "echo", ("echo", f"$(touch {marker})", "; rm -rf /"), tmp_path, tmp_path / "echo.log"
+        )
+    )
     assert wait_final(s, j).state == JobState.COMPLETED
     assert not marker.exists()
     assert f"$(touch {marker})" in (tmp_path / "echo.log").read_text()
-
-
-def test_supervisor_resubmits_timeout_and_never_duplicates(tmp_path):
-    """TIMEOUT -> resubmitted (the second attempt finds the checkpoint and completes)."""
-    s = LocalScheduler(tmp_path, 2)
-    ledger = JobLedger(tmp_path / "jobs.json")
-    ckpt = tmp_path / "ckpt"
-    script = f"if [ -f {ckpt} ]; then echo resumed; else touch {ckpt}; sleep 30; fi"
-
-    def factory(attempt):
-        return JobSpec("t", ("bash", "-c", script), tmp_path, tmp_path / f"t.{attempt}.log",
-                       resources=Resources(walltime_min=1))
-
-    # a 1-minute walltime is too long for a unit test: shrink it through the spec file
-    sup = Supervisor(s, ledger, poll_s=0.05)
-    job = sup.ensure_submitted("t", factory)
-    spec_file = tmp_path / ".jobs" / job / "spec.json"
-    import json
-    data = json.loads(spec_file.read_text())
-    data["walltime_s"] = 1
-    spec_file.write_text(json.dumps(data))
-    out = sup.run({"t": factory}, timeout_s=60)["t"]
-    assert out.state == JobState.COMPLETED
-    assert len(out.job_ids) == 2
-    assert ledger.get("t").attempts[0].state == "TIMEOUT"
-    # a second supervisor run re-uses the completed record: no new submission
-    out2 = Supervisor(s, JobLedger(tmp_path / "jobs.json"), poll_s=0.05).run({"t": factory})
-    assert out2["t"].job_ids == out.job_ids
-    assert JobLedger(tmp_path / "jobs.json").submissions() == 2
