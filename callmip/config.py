@@ -120,8 +120,18 @@ class SpinupConfig(_Strict):
     mode: Literal["accelerated", "brute"] = Field(
         "accelerated", description="accelerated: semi-analytic steady state, then normal cycles"
     )
+    analytic_cycles: int = Field(
+        3, ge=1, le=100,
+        description="accelerated mode: cycles ending in a semi-analytic steady-state solve "
+        "(repeated so the solve uses fluxes of vegetation already near equilibrium)",
+    )
     max_cycles: int = Field(200, ge=1, le=100000, description="fail after this many cycles")
     consecutive: int = Field(2, ge=1, le=100, description="criteria must pass N cycles in a row")
+    on_max_cycles: Literal["fail", "continue"] = Field(
+        "fail",
+        description="fail: stop the campaign when max_cycles pass without equilibrium; "
+        "continue: carry on from the last cycle, flagged as NOT in equilibrium everywhere",
+    )
     criteria: SpinupCriteria = Field(default_factory=SpinupCriteria)
 
 

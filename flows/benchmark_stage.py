@@ -33,6 +33,7 @@ def run_benchmark(
     written: list[dict],
     spinup_table: pd.DataFrame | None,
     jobs: pd.DataFrame | None,
+    notes: dict[str, str] | None = None,
 ) -> BenchmarkResult:
     """Score the S3 (or first) simulation's files, compare prior/posterior and models, report."""
     refs = campaign.references
@@ -47,6 +48,7 @@ def run_benchmark(
         "scoring mode": refs.mode,
         "config hash": campaign.config_hash()[:12],
         "code version": rundir.manifest().get("code_version", ""),
+        **(notes or {}),
     }
     return benchmark_campaign(
         model_outputs(written, simulation),

@@ -58,7 +58,12 @@ def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
     path = rundir.sub("spinup") / "drift.csv"
     table.to_csv(path, index=False)
     summary = {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
+                       "equilibrium": s.equilibrium, "failing_criteria": s.failing,
                        "restart": str(s.restart)} for label, s in spun.items()}
+    for label, s in spun.items():
+        if not s.equilibrium:
+            say(f"WARNING: {label} is NOT in equilibrium after {s.cycles} cycles: "
+                + "; ".join(s.failing))
     rundir.record_stage("spinup", info["seconds"], members=summary)
     _artifact_table("spinup-drift", table.drop(columns=["gates"]),
                     "Spin-up drift per cycle and criterion")
@@ -91,11 +96,11 @@ def conform_flow(campaign: Campaign, forcing_dir: str, runs: pipeline.RunsOutcom
 
 @flow(name="benchmark", log_prints=True)
 def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.DataFrame,
-                   jobs: pd.DataFrame) -> str:
+                   jobs: pd.DataFrame, notes: dict[str, str] | None = None) -> str:
     """Score the conformed outputs against the reference products and write the report."""
     rundir = RunDir(campaign)
     with stage("benchmark + report") as info:
-        result = run_benchmark(campaign, rundir, written, spinup_table, jobs)
+        result = run_benchmark(campaign, rundir, written, spinup_table, jobs, notes)
     rundir.record_stage("benchmark", info["seconds"], report=str(result.report))
     create_markdown_artifact(key="benchmark-summary", markdown=result.summary_markdown,
                              description=f"Benchmark summary; report: {result.report}")
@@ -130,6 +135,14 @@ def campaign_flow(campaign_file: str) -> str:
     spin_jobs = [{label: r for s in spin["spun"].values() for r in s.results
                   for label in [r.run_id]}]
     jobs = pipeline.jobs_table(ctx, [*spin_jobs, runs.transient, runs.historical])
-    report = benchmark_flow(campaign, written, spin["table"], jobs)
+    notes = {
+        f"spin-up {label}": (
+            f"equilibrium after {s.cycles} cycles ({s.simulated_years} simulated years)"
+            if s.equilibrium
+            else f"NOT in equilibrium after {s.cycles} cycles: " + "; ".join(s.failing)
+        )
+        for label, s in spin["spun"].items()
+    }
+    report = benchmark_flow(campaign, written, spin["table"], jobs, notes)
     rundir.record_stage("campaign", time.monotonic() - t0, report=report)
     return report
