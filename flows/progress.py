@@ -12,10 +12,10 @@ log = logging.getLogger("callmip.progress")
 
 
 def say(message: str) -> None:
-    """One progress line on stderr (always visible) and in the log (visible in Prefect)."""
+    """One progress line on stderr (Prefect's log_prints shows it in the UI too)."""
     stamp = time.strftime("%H:%M:%S")
     print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
-    log.info(message)
+    log.debug(message)
 
 
 @contextmanager
