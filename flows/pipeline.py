@@ -6,6 +6,7 @@ does its work idempotently inside the run directory, and returns plain data for 
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import pandas as pd
 from callmip.config import Campaign
 from callmip.conform import GlobalAttrs, conform_run
 from callmip.drivers import get_driver
-from callmip.rundir import RunDir
+from callmip.rundir import RunDir, write_json_atomic
 from flows.runs.execute import Context, RunRequest, RunResult, execute
 from flows.runs.matrix import Member, historical_runs, members, transient_years
 from flows.spinup.loop import SpinupResult
@@ -44,7 +45,13 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     fc = campaign.forcing
     if fc.source == "synthetic":
         source = rundir.sub("forcing", "crujra")
-        write_crujra_years(source, years, res_deg=fc.source_resolution, seed=fc.seed)
+        stamp = source / ".synthetic.json"
+        wanted = {"years": years, "res_deg": fc.source_resolution, "seed": fc.seed}
+        done = stamp.exists() and json.loads(stamp.read_text()) == wanted
+        if not done:  # generation is deterministic: same stamp, same files
+            stamp.unlink(missing_ok=True)
+            write_crujra_years(source, years, res_deg=fc.source_resolution, seed=fc.seed)
+            write_json_atomic(stamp, wanted)
     else:
         assert fc.crujra_dir is not None
         source = fc.crujra_dir
@@ -95,7 +102,7 @@ def run_transient_and_historical(
     years = transient_years(campaign, co2)
     requests = [
         RunRequest(f"{label}_transient", s.member.model.driver, s.member.params_file, years,
-                   s.restart)
+                   s.restart, monthly_output=False)
         for label, s in spun.items()
     ]
     transient = execute(ctx, requests) if years else {}

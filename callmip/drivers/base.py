@@ -46,6 +46,7 @@ class ModelRun:
     restart_in: Path | None = None
     ensemble_member: int | None = None
     daily_output: bool = False
+    monthly_output: bool = True  # spin-up and transient runs only need annual means
     spinup_mode: str | None = None  # e.g. "analytic" for the embedded model's accelerator
 
 

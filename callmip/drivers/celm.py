@@ -79,7 +79,7 @@ class CelmDriver(ModelDriver):
             "restart_in": str(run.restart_in) if run.restart_in else None,
             "restart_out": str(self.restart_out(run)),
             "output_dir": str(run.work_dir / "out"),
-            "output": {"daily": run.daily_output, "monthly": True, "annual": True},
+            "output": {"daily": run.daily_output, "monthly": run.monthly_output, "annual": True},
             "ensemble_member": run.ensemble_member,
             "years": [
                 {"year": y.year, "forcing_year": y.forcing_year, "co2_ppm": float(y.co2_ppm)}

@@ -66,6 +66,7 @@ class RunRequest:
     ensemble_member: int | None = None
     spinup_mode: str | None = None
     daily_output: bool = False
+    monthly_output: bool = True
 
 
 @dataclass
@@ -101,6 +102,7 @@ def _segment_runs(ctx: Context, req: RunRequest) -> list[ModelRun]:
             restart_in=restart,
             ensemble_member=req.ensemble_member,
             daily_output=req.daily_output,
+            monthly_output=req.monthly_output,
             spinup_mode=req.spinup_mode if i == 0 else None,
         )
         runs.append(run)

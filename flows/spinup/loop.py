@@ -103,6 +103,7 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
                     years=years,
                     restart_in=s.restart,
                     spinup_mode="analytic" if analytic else None,
+                    monthly_output=False,
                 )
             )
         results = execute(ctx, requests)
