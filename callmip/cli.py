@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     except CampaignError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        logging.getLogger("callmip").debug("campaign failed", exc_info=True)
+        print(f"error: the campaign failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ log = logging.getLogger("callmip.progress")
 
 
 def say(message: str) -> None:
-    """One progress line on stderr (Prefect's log_prints shows it in the UI too)."""
+    """One progress line on stderr, whatever Prefect's logging level is."""
     stamp = time.strftime("%H:%M:%S")
-    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
+    # write directly: Prefect's log_prints would route print() into its (quiet) logger
+    sys.stderr.write(f"[{stamp}] {message}\n")
+    sys.stderr.flush()
     log.debug(message)
 
 

@@ -69,7 +69,7 @@ TABLE: dict[str, CalLMIPVariable] = {
         ),
         CalLMIPVariable("ts", "Land surface temperature", "K", "surface_temperature", 150, 350),
         CalLMIPVariable(
-            "lai", "Leaf area index", "1", "leaf_area_index", 0, 15, alt_units=("m2 m-2",)
+            "lai", "Leaf area index", "1", "leaf_area_index", 0, 20, alt_units=("m2 m-2",)
         ),
         CalLMIPVariable(
             "cLiveBioAbove", "Carbon mass in all aboveground live biomass pools", "kg m-2",

@@ -1,0 +1,112 @@
+"""GPP by the P-model light-use efficiency (Wang et al. 2017; Stocker et al. 2020).
+
+Contract: pure, branch-free functions of daily climate (scalars inside the numba kernel, arrays of
+land cells on the numpy path); no state. Units: temperature deg C, pressures Pa, CO2 ppm, PPFD
+mol m-2 d-1, light-use efficiency gC mol-1 photons.
+
+Why our own implementation rather than PyPI ``pyrealm``? The formulation is the same published
+one (Prentice et al. 2014 optimal chi, Wang et al. 2017 Jmax limitation with c* = 0.41, Bernacchi
+et al. 2001 Gamma* and Michaelis-Menten constants, the Bernacchi et al. 2003 temperature
+dependence of the quantum yield as used in rpmodel/pyrealm; see ``tests/celm/test_pmodel.py``
+for a comparison against pyrealm when it is installed). But pyrealm works on whole numpy arrays
+with allocation per operation, which is ~20x too slow for the model's speed target, and cannot be
+called from a numba cell loop; it also raises or returns NaN in polar/cold conditions that a
+global model meets every winter. Here every input is clipped to the formulation's valid range so
+the result is finite everywhere, and the code vectorises inside the kernel. One deliberate
+simplification: the relative viscosity of water uses the Vogel equation instead of Huber et al.
+(2009) (they differ by < 1% over 0-40 C; under 0 C both extrapolate).
+
+Daily use: as in Stocker et al. (2020), the model is applied to daily climate; we feed it the
+daytime mean temperature and daytime vapour pressure deficit because photosynthesis happens in
+daylight (see :func:`celm.energy.daytime_temperature`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba.extending import register_jitable
+
+from celm.constants import (
+    C_STAR_JMAX,
+    GAMMA_STAR_25,
+    GAMMA_STAR_HA,
+    KC_25,
+    KC_HA,
+    KO_25,
+    KO_HA,
+    MOLAR_MASS_C,
+    O2_MOLE_FRACTION,
+    P_STANDARD,
+    PMODEL_TC_MAX,
+    PMODEL_TC_MIN,
+    R_GAS,
+    SECONDS_PER_DAY,
+    VOGEL_B,
+    VOGEL_C,
+)
+from celm.mathfn import exp_bounded, pow_two_thirds_unit, reciprocals2
+
+
+@register_jitable(inline="always")
+def quantum_yield_temperature(tc):
+    """Temperature dependence of the intrinsic quantum yield (Bernacchi et al. 2003).
+
+    0.352 + 0.022 T - 3.4e-4 T^2 (T in deg C), floored at 0: it vanishes below about -13 C,
+    which is what switches photosynthesis off in the cold.
+    """
+    return np.maximum(0.352 + 0.022 * tc - 3.4e-4 * tc * tc, 0.0)
+
+
+@register_jitable(inline="always")
+def pmodel_leaf_temperature(tc):
+    """Temperature (K) at which the P-model is evaluated: ``tc`` clipped to -20..50 C."""
+    return np.minimum(np.maximum(tc, PMODEL_TC_MIN), PMODEL_TC_MAX) + 273.15
+
+
+@register_jitable(inline="always")
+def pmodel_lue(tk, inv_tk, inv_tk_vogel, inv_vpd, co2_ppm, patm, kphio, beta):
+    """Light-use efficiency and the canopy conductance it implies.
+
+    Inputs: ``tk`` from :func:`pmodel_leaf_temperature` with its reciprocals ``1/tk`` and
+    ``1/(tk - 137.546 K)`` and ``1/max(vpd, 1 Pa)``, computed by the caller together with other
+    reciprocals (see :func:`celm.mathfn.reciprocals4`); the function itself has one division.
+
+    Returns ``(lue, g_per_gpp)``: ``lue`` in gC per mol of absorbed photons, so that
+    GPP = lue * fAPAR * PPFD; ``g_per_gpp`` = 1.6 R T / (Mc 86400 ca (1 - chi)), the stomatal
+    conductance to water (m s-1) per unit GPP (gC m-2 d-1), from g_s = A / (ca - ci).
+
+    Algebra: with G = Gamma*/ca and rho = xi / sqrt(D), the optimal ci:ca is
+    chi = G + (1 - G) rho / (1 + rho); then m = (chi - G) / (chi + 2G) = N / (N + 3G(1 + rho))
+    with N = (1 - G) rho, and 1 - chi = (1 - G) / (1 + rho).
+    """
+    t = tk - 273.15
+    # Arrhenius exponent relative to 25 C, shared by Gamma*, Kc and Ko (Bernacchi et al. 2001):
+    # (tk - 298.15) / (298.15 R tk) = (1/298.15 - 1/tk) / R
+    arr = (1.0 / 298.15 - inv_tk) * (1.0 / R_GAS)
+    e_gamma = exp_bounded(GAMMA_STAR_HA * arr)
+    gamma_star = GAMMA_STAR_25 * (1.0 / P_STANDARD) * patm * e_gamma
+    kc = KC_25 * exp_bounded(KC_HA * arr)
+    inv_ko = exp_bounded(-KO_HA * arr) * (1.0 / KO_25)
+    kmm = kc * (1.0 + O2_MOLE_FRACTION * patm * inv_ko)
+    # 1 / viscosity of water relative to 25 C (Vogel equation)
+    inv_eta_star = exp_bounded(VOGEL_B / (298.15 - VOGEL_C) - VOGEL_B * inv_tk_vogel)
+    # xi^2 = beta (K + Gamma*) / (1.6 eta*)  (Prentice et al. 2014)
+    xi_sq = beta * (1.0 / 1.6) * (kmm + gamma_star) * inv_eta_star
+    rho = np.sqrt(xi_sq * inv_vpd)
+    g_ratio = np.minimum(GAMMA_STAR_25 * (1e6 / P_STANDARD) * e_gamma * (1.0 / co2_ppm), 0.9)
+    n = np.maximum((1.0 - g_ratio) * rho, 1e-9)
+    d = n + 3.0 * g_ratio * (1.0 + rho)
+    inv_nd, inv_gp = reciprocals2(n * d, (1.0 - g_ratio) * patm)
+    m = n * n * inv_nd
+    u = C_STAR_JMAX * d * d * inv_nd
+    # Jmax limitation (Wang et al. 2017): mj = m sqrt(1 - (c*/m)^(2/3)), zero when m <= c*
+    mj = m * np.sqrt(np.maximum(1.0 - pow_two_thirds_unit(u), 0.0))
+    lue = kphio * quantum_yield_temperature(t) * mj * MOLAR_MASS_C
+    g_per_gpp = (
+        (1.6 * R_GAS * 1e6 / (MOLAR_MASS_C * SECONDS_PER_DAY))
+        * tk
+        * (1.0 / co2_ppm)
+        * (1.0 + rho)
+        * inv_gp
+    )
+    return lue, g_per_gpp

@@ -1,0 +1,214 @@
+"""Run CELM for the years of a namelist: forcing in, state through the kernel, files out.
+
+Contract: :func:`run` executes a validated :class:`~celm.namelist.Namelist` and returns a
+:class:`RunSummary`. Inputs are checked before the first simulated day (parameters, grid of the
+first forcing file, restart grid); each forcing file is checked when read. Per simulated year it
+reads the forcing year, runs the kernel month by month, writes the requested monthly/annual/daily
+files and logs one progress line. At the end it writes the restart (after the analytic
+equilibrium of the slow pools when ``spinup_mode: analytic``, see :mod:`celm.spinup`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from celm import kernel
+from celm.energy import aerodynamic_coefficient
+from celm.forcing import DAYS, forcing_path, read_forcing_year, read_grid
+from celm.grid import LandGrid
+from celm.namelist import Namelist
+from celm.output import DailyWriter, RunInfo, derive_outputs, write_period_file
+from celm.params import kernel_params, load_params, param_kind
+from celm.phenology import day_length
+from celm.spinup import analytic_spinup
+from celm.state import cold_start, read_restart, write_restart
+from celm.step import NDIAG, STATE_VARS
+
+log = logging.getLogger(__name__)
+#: memory budget of decoded forcing years kept between simulated years
+FORCING_CACHE_BYTES = 2 * 1024**3
+
+#: days per month of the 365-day calendar
+MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+MONTH_START = np.concatenate([[0], np.cumsum(MONTH_DAYS)])
+_WOOD = STATE_VARS.index("C_WOOD")
+
+
+@dataclass
+class RunSummary:
+    """What a run did (for the CLI and tests)."""
+
+    years: list[int] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    restart: Path | None = None
+    ncell: int = 0
+    model_seconds: float = 0.0
+    read_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+
+def cell_day_length(grid: LandGrid) -> np.ndarray:
+    """Hours of daylight (365, ncell) float32 for the grid's land cells."""
+    rows = grid.land_index // grid.lon.size
+    table = day_length(grid.lat, np.arange(1, DAYS + 1))
+    return np.ascontiguousarray(table[:, rows], dtype=np.float32)
+
+
+def simulate_year(
+    p,
+    state: np.ndarray,
+    forcing: np.ndarray,
+    daylen: np.ndarray,
+    co2: float,
+    daily_sink=None,
+    block=kernel.run_block,
+) -> np.ndarray:
+    """Advance ``state`` in place through one year; return monthly means (12, NDIAG, ncell).
+
+    ``forcing`` is the year's (365, NFORCING, ncell) float32 array (C-contiguous).
+
+    ``daily_sink(day0, means (ndays, NDIAG, ncell))`` receives daily values when given (the kernel
+    then runs one day at a time). ``block`` is the kernel (numba by default, or the numpy
+    reference).
+    """
+    ncell = state.shape[1]
+    monthly = np.empty((12, NDIAG, ncell), dtype=np.float64)
+    acc = np.zeros((NDIAG, ncell), dtype=np.float64)
+    for m in range(12):
+        d0, d1 = MONTH_START[m], MONTH_START[m + 1]
+        ga_coef = aerodynamic_coefficient(state[_WOOD])
+        met = forcing[d0:d1]
+        if daily_sink is None:
+            acc[:] = 0.0
+            block(p, state, met, daylen[d0:d1], ga_coef, co2, acc)
+            monthly[m] = acc / (d1 - d0)
+        else:
+            days = np.empty((d1 - d0, NDIAG, ncell), dtype=np.float64)
+            for d in range(d0, d1):
+                acc[:] = 0.0
+                block(p, state, forcing[d : d + 1], daylen[d : d + 1], ga_coef, co2, acc)
+                days[d - d0] = acc
+            daily_sink(d0, days)
+            monthly[m] = days.mean(axis=0)
+    return monthly
+
+
+def _contiguous_forcing(forcing: np.ndarray) -> np.ndarray:
+    return forcing if forcing.flags.c_contiguous else np.ascontiguousarray(forcing)
+
+
+def run(nml: Namelist) -> RunSummary:
+    """Run the namelist's years; see the module docstring."""
+    values = load_params(nml.params_file, nml.ensemble_member)
+    p = kernel_params(values)
+    kind = param_kind(nml.params_file)
+    first = nml.years[0]
+    grid = read_grid(forcing_path(nml.forcing_dir, first.forcing_year))
+    summary = RunSummary(ncell=grid.ncell)
+    daylen = cell_day_length(grid)
+
+    # Spin-up and transient runs recycle a few forcing years over and over: keep decoded years in
+    # memory (least recently used first out) up to FORCING_CACHE_BYTES instead of re-reading and
+    # decompressing the same file every simulated year.
+    cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def load(year: int) -> np.ndarray:
+        if year in cache:
+            cache.move_to_end(year)
+            return cache[year]
+        t0 = time.perf_counter()
+        forcing = _contiguous_forcing(read_forcing_year(forcing_path(nml.forcing_dir, year), grid))
+        summary.read_seconds += time.perf_counter() - t0
+        cache[year] = forcing
+        while len(cache) > 1 and sum(a.nbytes for a in cache.values()) > FORCING_CACHE_BYTES:
+            cache.popitem(last=False)
+        return forcing
+
+    if nml.restart_in is not None:
+        state, last = read_restart(nml.restart_in, grid)
+        log.info("celm: restart %s (last year %d), %d land cells", nml.restart_in, last, grid.ncell)
+    else:
+        state = cold_start(grid, p, load(first.forcing_year)[:, 0].mean(axis=0, dtype=np.float64))
+        log.info("celm: cold start, %d land cells", grid.ncell)
+
+    cycle_sum = np.zeros((NDIAG, grid.ncell), dtype=np.float64)
+    out_dir = Path(nml.output_dir)
+    for spec in nml.years:
+        t_year = time.perf_counter()
+        met = load(spec.forcing_year)
+        info = RunInfo(
+            params_file=str(nml.params_file),
+            params_kind=kind,
+            ensemble_member=nml.ensemble_member,
+            forcing_year=spec.forcing_year,
+            co2_ppm=spec.co2_ppm,
+        )
+        writer = None
+        if nml.output.daily:
+            writer = DailyWriter(out_dir / f"daily_{spec.year:04d}.nc", grid, spec.year, info)
+        sink = None
+        if writer is not None:
+
+            def sink(_day0: int, days: np.ndarray, w: DailyWriter = writer) -> None:
+                w.append(derive_outputs(np.moveaxis(days, 0, 1), p))
+
+        t0 = time.perf_counter()
+        try:
+            monthly = simulate_year(p, state, met, daylen, spec.co2_ppm, daily_sink=sink)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        summary.model_seconds += time.perf_counter() - t0
+        annual = np.tensordot(MONTH_DAYS / DAYS, monthly, axes=(0, 0))
+        cycle_sum += annual
+
+        t0 = time.perf_counter()
+        if writer is not None:
+            summary.files.append(writer.close())
+        if nml.output.monthly:
+            bounds = np.stack([MONTH_START[:-1], MONTH_START[1:]], axis=1).astype(np.float64)
+            summary.files.append(
+                write_period_file(
+                    out_dir / f"monthly_{spec.year:04d}.nc",
+                    derive_outputs(np.moveaxis(monthly, 0, 1), p),
+                    bounds,
+                    grid,
+                    spec.year,
+                    info,
+                    "monthly",
+                )
+            )
+        if nml.output.annual:
+            summary.files.append(
+                write_period_file(
+                    out_dir / f"annual_{spec.year:04d}.nc",
+                    derive_outputs(annual[:, None, :], p),
+                    np.array([[0.0, float(DAYS)]]),
+                    grid,
+                    spec.year,
+                    info,
+                    "annual",
+                )
+            )
+        summary.write_seconds += time.perf_counter() - t0
+        summary.years.append(spec.year)
+        log.info(
+            "celm: year %d (forcing %d, CO2 %.1f ppm) done in %.2f s",
+            spec.year,
+            spec.forcing_year,
+            spec.co2_ppm,
+            time.perf_counter() - t_year,
+        )
+
+    if nml.spinup_mode == "analytic":
+        state = analytic_spinup(state, cycle_sum / len(nml.years), p)
+        log.info("celm: analytic spin-up: wood, litter and SOM set to the cycle's equilibrium")
+    summary.restart = write_restart(nml.restart_out, state, grid, nml.years[-1].year)
+    return summary

@@ -1,0 +1,80 @@
+"""The numba kernel equals the numpy reference (same science code), and the P-model behaves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from celm.constants import VOGEL_C
+from celm.kernel import run_block, run_block_numpy
+from celm.params import defaults, kernel_params
+from celm.pmodel import pmodel_leaf_temperature, pmodel_lue
+from celm.simulate import cell_day_length
+from celm.state import cold_start
+from celm.step import NDIAG
+
+
+def test_numba_kernel_matches_numpy_reference(climate, land_grid_factory):
+    g, grid = land_grid_factory(8.0)
+    p = kernel_params(defaults())
+    met = climate.land_climate(g, 1901)
+    daylen = cell_day_length(grid)
+    s_nb = cold_start(grid, p, met[:, 0].mean(axis=0, dtype=np.float64))
+    s_np = s_nb.copy()
+    a_nb = np.zeros((NDIAG, grid.ncell))
+    a_np = np.zeros_like(a_nb)
+    block = np.ascontiguousarray(met[:60])
+    run_block(p, s_nb, block, daylen[:60], np.full(grid.ncell, 0.006), 350.0, a_nb)
+    run_block_numpy(p, s_np, block, daylen[:60], np.full(grid.ncell, 0.006), 350.0, a_np)
+    assert np.allclose(s_nb, s_np, rtol=1e-9, atol=1e-9)
+    assert np.allclose(a_nb, a_np, rtol=1e-9, atol=1e-9)
+
+
+def _pmodel_reference(tc, vpd, co2, patm, kphio=0.087182, beta=146.0):
+    """Textbook P-model (Stocker et al. 2020 eqs.) with np.exp and u**(2/3)."""
+    tk = tc + 273.15
+    r = 8.314462618
+    arr = (tk - 298.15) / (298.15 * r * tk)
+    gs = 4.332 * patm / 101325 * np.exp(37830 * arr)
+    kmm = 39.97 * np.exp(79430 * arr) * (1 + 0.209476 * patm / (27480 * np.exp(36380 * arr)))
+    eta = np.exp(578.919 / (tk - 137.546) - 578.919 / (298.15 - 137.546))
+    ca = co2 * 1e-6 * patm
+    xi = np.sqrt(beta * (kmm + gs) / (1.6 * eta))
+    chi = gs / ca + (1 - gs / ca) * xi / (xi + np.sqrt(vpd))
+    ci = chi * ca
+    m = (ci - gs) / (ci + 2 * gs)
+    mj = m * np.sqrt(np.clip(1 - (0.41 / m) ** (2 / 3), 0, None))  # 0 when m <= c*
+    ftemp = 0.352 + 0.022 * tc - 3.4e-4 * tc**2
+    return kphio * ftemp * mj * 12.0107
+
+
+def test_pmodel_matches_textbook_formulation():
+    tc = np.array([0.0, 10.0, 20.0, 25.0, 30.0, 40.0])
+    vpd = np.array([300.0, 600.0, 1000.0, 1500.0, 2000.0, 3000.0])
+    for co2 in (280.0, 400.0, 800.0):
+        tk = pmodel_leaf_temperature(tc)
+        lue, _ = pmodel_lue(tk, 1 / tk, 1 / (tk - VOGEL_C), 1 / vpd, co2, 1e5, 0.087182, 146.0)
+        assert np.allclose(lue, _pmodel_reference(tc, vpd, co2, 1e5), rtol=2e-6, atol=1e-7)
+
+
+def test_co2_fertilisation_and_water_saving():
+    tk = pmodel_leaf_temperature(np.array([25.0]))
+    args = (tk, 1 / tk, 1 / (tk - VOGEL_C), np.array([1 / 1000.0]))
+    lue_lo, g_lo = pmodel_lue(*args, 300.0, 1e5, 0.087182, 146.0)
+    lue_hi, g_hi = pmodel_lue(*args, 600.0, 1e5, 0.087182, 146.0)
+    assert lue_hi > 1.1 * lue_lo  # more GPP per photon
+    assert g_hi * lue_hi < g_lo * lue_lo  # lower conductance for the same light
+
+
+def test_no_photosynthesis_in_deep_cold():
+    tk = pmodel_leaf_temperature(np.array([-20.0, -15.0]))
+    lue, _ = pmodel_lue(tk, 1 / tk, 1 / (tk - VOGEL_C), 1 / np.array([100.0, 100.0]), 400.0,
+                        1e5, 0.087182, 146.0)  # fmt: skip
+    assert np.all(lue == 0.0)
+
+
+def test_kernel_rejects_wrong_layout():
+    p = kernel_params(defaults())
+    state = np.zeros((11, 4))
+    with np.testing.assert_raises_regex(ValueError, "forcing must be"):
+        run_block(p, state, np.zeros((2, 9, 4), np.float64), np.zeros((2, 4), np.float32), np.zeros(4), 400.0,
+                  np.zeros((NDIAG, 4)))  # fmt: skip
