@@ -56,6 +56,12 @@ class ForcingConfig(_Strict):
     )
     seed: int = Field(0, ge=0, description="seed of the synthetic weather generator")
     step: Literal["daily", "6h"] = Field("daily", description="model time step of the forcing")
+    cluster: Literal["local", "slurm"] = Field(
+        "local",
+        description="dask cluster of the forcing tasks: local processes, or a dask-jobqueue "
+        "SLURMCluster using the scheduler's partition/account",
+    )
+    workers: int | None = Field(None, ge=1, le=4096, description="dask workers (default: cores)")
 
     @model_validator(mode="after")
     def _crujra_needs_dir(self) -> ForcingConfig:

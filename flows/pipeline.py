@@ -38,6 +38,7 @@ def forcing_years(campaign: Campaign) -> list[int]:
 
 def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files."""
+    from flows.forcing.cluster import ClusterSpec
     from flows.forcing.prepare import prepare_years
     from flows.forcing.synthetic import write_crujra_years
 
@@ -56,9 +57,16 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
         assert fc.crujra_dir is not None
         source = fc.crujra_dir
     out = rundir.sub("forcing", f"model_{campaign.resolution:g}deg")
+    res = campaign.scheduler.resources
+    profile: dict = {"cluster": fc.cluster, "n_workers": fc.workers}
+    if fc.cluster == "slurm":
+        profile["slurm"] = {"queue": res.partition, "account": res.account,
+                            "memory": f"{res.mem_mb}MB",
+                            "walltime": f"{res.walltime_min // 60:02d}:"
+                                        f"{res.walltime_min % 60:02d}:00"}
     prepare_years(
         source, years, float(campaign.resolution), out, step=fc.step,
-        cache_dir=rundir.sub("forcing", "weights"),
+        cache_dir=rundir.sub("forcing", "weights"), cluster=ClusterSpec.from_profile(profile),
     )
     return out
 
