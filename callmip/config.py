@@ -33,6 +33,9 @@ Resolution = Literal[0.5, 1, 2]
 Experiment = Literal["prior", "posterior"]
 Simulation = Literal["S3", "CO2only"]
 Scenario = Literal["ssp126", "ssp370", "ssp585"]
+#: the five ISIMIP3b primary GCMs (lower case, as in ISIMIP3b file names)
+Gcm = Literal["gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0", "ukesm1-0-ll"]
+SCENARIO_FIRST_YEAR = 2015
 Name = Annotated[str, Field(pattern=SAFE_NAME.pattern)]
 
 
@@ -62,6 +65,11 @@ class ForcingConfig(_Strict):
         "SLURMCluster using the scheduler's partition/account",
     )
     workers: int | None = Field(None, ge=1, le=4096, description="dask workers (default: cores)")
+    isimip_dir: Path | None = Field(
+        None,
+        description="directory of real ISIMIP3b bias-adjusted daily files for the 2015-2100 "
+        "scenario runs; default: synthetic files in the same layout",
+    )
 
     @model_validator(mode="after")
     def _crujra_needs_dir(self) -> ForcingConfig:
@@ -80,6 +88,9 @@ class PeriodsConfig(_Strict):
     historical: tuple[int, int] = Field(..., description="first and last historical run year")
     output_last_years: int = Field(
         20, ge=1, le=500, description="CalLMIP global files hold the last N years"
+    )
+    scenario_end: int = Field(
+        2100, ge=2015, le=2100, description="last year of the 2015-2100 SSP scenario runs"
     )
 
     @model_validator(mode="after")
@@ -187,7 +198,12 @@ class Campaign(_Strict):
     models: list[ModelConfig] = Field(..., min_length=1)
     experiments: list[Experiment] = Field(["prior", "posterior"], min_length=1)
     simulations: list[Simulation] = Field(["S3"], min_length=1)
-    scenarios: list[Scenario] = Field([], description="2015-2100 SSP runs")
+    scenarios: list[Scenario] = Field(
+        [], description="SSPs of the 2015-2100 runs (each from the S3 run's end-of-2014 state)"
+    )
+    scenario_gcms: list[Gcm] = Field(
+        ["gfdl-esm4"], min_length=1, description="ISIMIP3b GCMs whose climate drives the SSP runs"
+    )
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     references: ReferencesConfig = Field(default_factory=ReferencesConfig)
     run_root: Path = Field(REPO_ROOT / "runs", description="parent of the campaign run directory")
@@ -211,6 +227,21 @@ class Campaign(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _scenarios_start_from_s3(self) -> Campaign:
+        if not self.scenarios:
+            return self
+        h0, h1 = self.periods.historical
+        last = SCENARIO_FIRST_YEAR - 1
+        if "S3" not in self.simulations:
+            raise ValueError("scenarios start from the S3 run: add 'S3' to simulations")
+        if not h0 <= last <= h1:
+            raise ValueError(
+                f"scenarios start in {SCENARIO_FIRST_YEAR} from the S3 state at the end of "
+                f"{last}: periods.historical ({h0}-{h1}) must include {last}"
+            )
+        return self
+
     @property
     def run_dir(self) -> Path:
         return self.run_root / self.name
@@ -230,8 +261,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         return value
 
     forcing = raw.get("forcing")
-    if isinstance(forcing, dict) and "crujra_dir" in forcing:
-        forcing["crujra_dir"] = fix(forcing["crujra_dir"])
+    if isinstance(forcing, dict):
+        for key in ("crujra_dir", "isimip_dir"):
+            if key in forcing:
+                forcing[key] = fix(forcing[key])
     for model in raw.get("models") or []:
         if isinstance(model, dict):
             for key in ("prior", "posterior"):
@@ -281,6 +314,9 @@ def load_campaign(path: Path | str) -> Campaign:
             p = getattr(m, key)
             if p is not None and not p.is_file():
                 problems.append(f"  - models[{m.name}].{key}: file {p} does not exist")
+    isimip = campaign.forcing.isimip_dir
+    if isimip is not None and not isimip.is_dir():
+        problems.append(f"  - forcing.isimip_dir: directory {isimip} not found")
     if campaign.references.catalog and not campaign.references.catalog.is_file():
         problems.append(f"  - references.catalog: file {campaign.references.catalog} not found")
     if problems:

@@ -23,6 +23,7 @@ from flows.benchmark_stage import run_benchmark
 from flows.progress import say, stage
 from flows.runs.execute import Context
 from flows.spinup.loop import spin_up
+from flows.spinup.report import write_drift
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,7 @@ def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
     with stage(f"spin-up of {len(members)} members ({campaign.spinup.mode})") as info:
         spun = spin_up(ctx, members)
     table = pd.concat([s.table for s in spun.values()], ignore_index=True)
-    path = rundir.sub("spinup") / "drift.csv"
-    table.to_csv(path, index=False)
+    csv, png = write_drift(table, rundir.sub("spinup"))
     summary = {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
                        "equilibrium": s.equilibrium, "failing_criteria": s.failing,
                        "restart": str(s.restart)} for label, s in spun.items()}
@@ -66,7 +66,7 @@ def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
                 + "; ".join(s.failing))
     rundir.record_stage("spinup", info["seconds"], members=summary)
     _artifact_table("spinup-drift", table.drop(columns=["gates"]),
-                    "Spin-up drift per cycle and criterion")
+                    f"Spin-up drift per cycle and criterion ({csv}; plot: {png})")
     return {"spun": spun, "table": table}
 
 
@@ -75,9 +75,10 @@ def runs_flow(campaign: Campaign, forcing_dir: str, spun: dict) -> pipeline.Runs
     """Transient and historical runs (prior/posterior x S3/CO2only) as batch jobs."""
     rundir = RunDir(campaign)
     ctx = _context(campaign, rundir, forcing_dir)
-    with stage("transient + historical runs") as info:
+    what = "transient + historical" + (" + scenario" if campaign.scenarios else "")
+    with stage(f"{what} runs") as info:
         runs = pipeline.run_transient_and_historical(ctx, spun, pipeline.co2_series())
-    jobs = pipeline.jobs_table(ctx, [runs.transient, runs.historical])
+    jobs = pipeline.jobs_table(ctx, runs.all_runs())
     rundir.record_stage("runs", info["seconds"], n_jobs=len(jobs))
     _artifact_table("campaign-jobs", jobs.drop(columns=["log_tail"]), "Batch jobs of the runs")
     return runs
@@ -134,7 +135,7 @@ def campaign_flow(campaign_file: str) -> str:
     ctx = _context(campaign, rundir, forcing_dir)
     spin_jobs = [{label: r for s in spin["spun"].values() for r in s.results
                   for label in [r.run_id]}]
-    jobs = pipeline.jobs_table(ctx, [*spin_jobs, runs.transient, runs.historical])
+    jobs = pipeline.jobs_table(ctx, [*spin_jobs, *runs.all_runs()])
     notes = {
         f"spin-up {label}": (
             f"equilibrium after {s.cycles} cycles ({s.simulated_years} simulated years)"

@@ -9,17 +9,25 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from callmip.config import Campaign
+from callmip.config import SCENARIO_FIRST_YEAR, Campaign
 from callmip.conform import GlobalAttrs, conform_run
 from callmip.drivers import get_driver
 from callmip.rundir import RunDir, write_json_atomic
 from flows.runs.execute import Context, RunRequest, RunResult, execute
-from flows.runs.matrix import Member, historical_runs, members, transient_years
+from flows.runs.matrix import (
+    Member,
+    historical_runs,
+    members,
+    scenario_branch_year,
+    scenario_label,
+    scenario_runs,
+    transient_years,
+)
 from flows.spinup.loop import SpinupResult
 
 log = logging.getLogger(__name__)
@@ -38,7 +46,6 @@ def forcing_years(campaign: Campaign) -> list[int]:
 
 def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files."""
-    from flows.forcing.cluster import ClusterSpec
     from flows.forcing.prepare import prepare_years
     from flows.forcing.synthetic import write_crujra_years
 
@@ -57,17 +64,62 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
         assert fc.crujra_dir is not None
         source = fc.crujra_dir
     out = rundir.sub("forcing", f"model_{campaign.resolution:g}deg")
-    res = campaign.scheduler.resources
+    prepare_years(
+        source, years, float(campaign.resolution), out, step=fc.step,
+        cache_dir=rundir.sub("forcing", "weights"), cluster=_cluster_spec(campaign),
+    )
+    prepare_scenario_forcing(campaign, rundir)
+    return out
+
+
+def _cluster_spec(campaign: Campaign):  # -> flows.forcing.cluster.ClusterSpec
+    """The dask cluster of the forcing tasks, from the campaign's forcing and HPC profile."""
+    from flows.forcing.cluster import ClusterSpec
+
+    fc, res = campaign.forcing, campaign.scheduler.resources
     profile: dict = {"cluster": fc.cluster, "n_workers": fc.workers}
     if fc.cluster == "slurm":
         profile["slurm"] = {"queue": res.partition, "account": res.account,
                             "memory": f"{res.mem_mb}MB",
                             "walltime": f"{res.walltime_min // 60:02d}:"
                                         f"{res.walltime_min % 60:02d}:00"}
-    prepare_years(
-        source, years, float(campaign.resolution), out, step=fc.step,
-        cache_dir=rundir.sub("forcing", "weights"), cluster=ClusterSpec.from_profile(profile),
-    )
+    return ClusterSpec.from_profile(profile)
+
+
+def scenario_years(campaign: Campaign) -> list[int]:
+    return list(range(SCENARIO_FIRST_YEAR, campaign.periods.scenario_end + 1))
+
+
+def scenario_forcing_dir(campaign: Campaign, rundir: RunDir, ssp: str, gcm: str) -> Path:
+    """Model-ready forcing of one SSP x GCM (same ``met_<YYYY>.nc`` layout as the history)."""
+    return rundir.path / "forcing" / f"model_{campaign.resolution:g}deg_{scenario_label(ssp, gcm)}"
+
+
+def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Path]:
+    """ISIMIP3b files (synthetic unless real ones are given) -> model-ready, per SSP and GCM."""
+    from flows.forcing.scenario import prepare_isimip_years
+    from flows.forcing.synthetic import write_isimip3b
+
+    fc, years, out = campaign.forcing, scenario_years(campaign), {}
+    for ssp in campaign.scenarios:
+        for gcm in campaign.scenario_gcms:
+            if fc.isimip_dir is None:
+                source = rundir.sub("forcing", "isimip3b")
+                stamp = source / f".synthetic_{scenario_label(ssp, gcm)}.json"
+                wanted = {"years": years, "res_deg": fc.source_resolution, "seed": fc.seed}
+                if not (stamp.exists() and json.loads(stamp.read_text()) == wanted):
+                    stamp.unlink(missing_ok=True)
+                    write_isimip3b(source, gcm, ssp, years, res_deg=fc.source_resolution,
+                                   seed=fc.seed)
+                    write_json_atomic(stamp, wanted)
+            else:
+                source = fc.isimip_dir
+            target = scenario_forcing_dir(campaign, rundir, ssp, gcm)
+            prepare_isimip_years(
+                source, gcm, ssp, years, float(campaign.resolution), target,
+                cache_dir=rundir.sub("forcing", "weights"), cluster=_cluster_spec(campaign),
+            )
+            out[scenario_label(ssp, gcm)] = target
     return out
 
 
@@ -100,13 +152,19 @@ class RunsOutcome:
     transient: dict[str, RunResult]
     historical: dict[str, RunResult]
     plans: dict[str, tuple[Member, str, int | None]]  # run_id -> (member, simulation, ens member)
+    scenario: dict[str, RunResult] = field(default_factory=dict)
+
+    def all_runs(self) -> list[dict[str, RunResult]]:
+        return [self.transient, self.historical, self.scenario]
 
 
 def run_transient_and_historical(
     ctx: Context, spun: dict[str, SpinupResult], co2: dict[int, float]
 ) -> RunsOutcome:
-    """Transient from each member's equilibrium, then the historical runs from the transient."""
+    """Transient from each member's equilibrium, historical runs from the transient, then the
+    SSP x GCM scenario runs from each member's S3 state at the end of 2014."""
     campaign = ctx.campaign
+    branch = scenario_branch_year(campaign)
     years = transient_years(campaign, co2)
     requests = [
         RunRequest(f"{label}_transient", s.member.model.driver, s.member.params_file, years,
@@ -121,21 +179,59 @@ def run_transient_and_historical(
             continue  # reported in the jobs table; the other members carry on
         restart = t.restart if t is not None else s.restart
         for plan in historical_runs(campaign, s.member, co2):
+            breaks = (branch,) if branch is not None and plan.simulation == "S3" else ()
             hist_requests.append(
                 RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
-                           restart, ensemble_member=plan.ensemble_member)
+                           restart, ensemble_member=plan.ensemble_member, break_after=breaks)
             )
             plans[plan.run_id] = (s.member, plan.simulation, plan.ensemble_member)
     historical = execute(ctx, hist_requests)
-    return RunsOutcome(transient, historical, plans)
+    scenario = run_scenarios(ctx, spun, historical, plans) if branch is not None else {}
+    return RunsOutcome(transient, historical, plans, scenario)
+
+
+def run_scenarios(
+    ctx: Context,
+    spun: dict[str, SpinupResult],
+    historical: dict[str, RunResult],
+    plans: dict[str, tuple[Member, str, int | None]],
+) -> dict[str, RunResult]:
+    """The 2015-2100 runs per SSP and GCM, each from its member's S3 restart at the end of 2014.
+
+    A member whose S3 run failed gets no scenario runs (its failure is in the jobs table).
+    """
+    from flows.forcing.co2 import ssp_co2
+
+    campaign = ctx.campaign
+    co2_by_ssp = {ssp: ssp_co2(ssp) for ssp in campaign.scenarios}
+    requests = []
+    for label, s in spun.items():
+        s3 = historical.get(f"{label}_S3")
+        driver = get_driver(s.member.model.driver)
+        restart = s3.restart_after(driver, SCENARIO_FIRST_YEAR - 1) if s3 is not None else None
+        if restart is None:
+            log.error("no S3 state at the end of %d for %s: its scenario runs are skipped",
+                      SCENARIO_FIRST_YEAR - 1, label)
+            continue
+        for plan in scenario_runs(campaign, s.member, co2_by_ssp):
+            assert plan.scenario is not None
+            ssp, gcm = plan.scenario
+            requests.append(
+                RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
+                           restart, forcing_dir=scenario_forcing_dir(campaign, ctx.rundir, ssp,
+                                                                     gcm))
+            )
+            plans[plan.run_id] = (s.member, plan.simulation, None)
+    return execute(ctx, requests) if requests else {}
 
 
 # ----------------------------------------------------------------------------- conform
 def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
-    """CalLMIP monthly and annual files for every completed historical (non-ensemble) run."""
+    """CalLMIP monthly and annual files for every completed historical (non-ensemble) and
+    scenario run; scenario files go to ``callmip/<ssp>_<gcm>/``."""
     campaign = ctx.campaign
     written = []
-    for run_id, result in runs.historical.items():
+    for run_id, result in {**runs.historical, **runs.scenario}.items():
         member, simulation, ens = runs.plans[run_id]
         if not result.ok or ens is not None:
             continue

@@ -17,6 +17,7 @@ from callmip.drivers import ModelDriver, ModelRun, YearSpec, get_driver
 from callmip.rundir import RunDir
 from callmip.scheduler import JobLedger, JobSpec, JobState, LocalScheduler, Scheduler
 from callmip.scheduler.supervisor import Supervisor, TaskOutcome
+from flows.runs.matrix import segments
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class RunRequest:
     spinup_mode: str | None = None
     daily_output: bool = False
     monthly_output: bool = True
+    forcing_dir: Path | None = None  # default: the campaign's historical model-ready forcing
+    break_after: tuple[int, ...] = ()  # years after which a segment (and a restart) must end
 
 
 @dataclass
@@ -83,10 +86,18 @@ class RunResult:
     def ok(self) -> bool:
         return self.state == JobState.COMPLETED
 
+    def restart_after(self, driver: ModelDriver, year: int) -> Path | None:
+        """Restart written at the end of ``year`` (a segment boundary), if the run reached it."""
+        if not self.ok:
+            return None
+        for run in self.segments:
+            if run.years[-1].year == year:
+                return driver.restart_out(run)
+        return None
+
 
 def _segment_runs(ctx: Context, req: RunRequest) -> list[ModelRun]:
-    n = ctx.campaign.scheduler.segment_years
-    chunks = [req.years[i : i + n] for i in range(0, len(req.years), n)]
+    chunks = segments(req.years, ctx.campaign.scheduler.segment_years, req.break_after)
     driver = ctx.driver(req.driver)
     runs: list[ModelRun] = []
     restart = req.restart_in
@@ -96,7 +107,7 @@ def _segment_runs(ctx: Context, req: RunRequest) -> list[ModelRun]:
         run = ModelRun(
             run_id=req.run_id,
             params_file=req.params_file,
-            forcing_dir=ctx.forcing_dir,
+            forcing_dir=req.forcing_dir or ctx.forcing_dir,
             years=tuple(years),
             work_dir=work,
             restart_in=restart,

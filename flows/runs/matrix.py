@@ -7,6 +7,8 @@ posterior's spin-up and transient) the chain is::
       -> transient (transient_start .. first historical year - 1: climate recycled, CO2 historical)
         -> S3       (historical years with their own climate and CO2)
         -> CO2only  (historical years, climate still recycled, CO2 historical)
+        S3 state at the end of 2014
+          -> <ssp>_<gcm> (2015..scenario_end: ISIMIP3b climate of that GCM, CO2 of that SSP)
 
 Each run is split into segments of at most ``scheduler.segment_years`` simulated years that chain
 through restart files, so no batch job needs to outlive its walltime.
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from callmip.config import Campaign, ModelConfig
+from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfig
 from callmip.drivers.base import YearSpec
 
 PREINDUSTRIAL_CO2_PPM = 287.42  # CalLMIP protocol section 8 (TRENDY file: 287.43 in 1850)
@@ -46,9 +48,15 @@ class RunPlan:
 
     run_id: str
     member: Member
-    simulation: str  # transient | S3 | CO2only
+    simulation: str  # transient | S3 | CO2only | <ssp>_<gcm>
     years: tuple[YearSpec, ...]
     ensemble_member: int | None = None
+    scenario: tuple[str, str] | None = None  # (ssp, gcm) of a 2015-2100 run
+
+
+def scenario_label(ssp: str, gcm: str) -> str:
+    """Name of a scenario simulation, e.g. ``ssp585_gfdl-esm4`` (run ids, directories)."""
+    return f"{ssp}_{gcm}"
 
 
 def recycled(year: int, first: int, cycle: tuple[int, int]) -> int:
@@ -107,6 +115,46 @@ def historical_runs(campaign: Campaign, member: Member, co2: dict[int, float]) -
     return plans
 
 
-def segments(years: tuple[YearSpec, ...], segment_years: int) -> list[tuple[YearSpec, ...]]:
-    """Split a run into walltime-sized segments that chain through restarts."""
-    return [years[i : i + segment_years] for i in range(0, len(years), segment_years)]
+def scenario_runs(
+    campaign: Campaign, member: Member, co2_by_ssp: dict[str, dict[int, float]]
+) -> list[RunPlan]:
+    """The 2015-``scenario_end`` runs of one member: one per SSP and GCM (central parameters).
+
+    Each starts from the member's S3 state at the end of 2014 (see :func:`scenario_branch_year`);
+    its climate is the GCM's ISIMIP3b forcing of that SSP and its CO2 the SSP's concentrations.
+    """
+    first, last = SCENARIO_FIRST_YEAR, campaign.periods.scenario_end
+    plans = []
+    for ssp in campaign.scenarios:
+        co2 = co2_by_ssp[ssp]
+        years = tuple(YearSpec(y, y, co2[y]) for y in range(first, last + 1))
+        for gcm in campaign.scenario_gcms:
+            label = scenario_label(ssp, gcm)
+            plans.append(RunPlan(f"{member.label}_{label}", member, label, years,
+                                 scenario=(ssp, gcm)))
+    return plans
+
+
+def scenario_branch_year(campaign: Campaign) -> int | None:
+    """Last S3 year whose end state starts the scenarios (the S3 run gets a restart there)."""
+    return SCENARIO_FIRST_YEAR - 1 if campaign.scenarios else None
+
+
+def segments(
+    years: tuple[YearSpec, ...], segment_years: int, break_after: tuple[int, ...] = ()
+) -> list[tuple[YearSpec, ...]]:
+    """Split a run into walltime-sized segments that chain through restarts.
+
+    A segment also ends after every year in ``break_after`` (e.g. 2014 in an S3 run, so the
+    scenario runs have a restart file to branch from).
+    """
+    out: list[tuple[YearSpec, ...]] = []
+    current: list[YearSpec] = []
+    for spec in years:
+        current.append(spec)
+        if len(current) == segment_years or spec.year in break_after:
+            out.append(tuple(current))
+            current = []
+    if current:
+        out.append(tuple(current))
+    return out

@@ -1,0 +1,81 @@
+"""Spin-up drift written to the run directory: the per-cycle table and a plot of it.
+
+Why a file and not only the HTML report: the spin-up is where a coordinator decides whether to
+stop, extend or restart a campaign, often before any benchmark exists, so ``spinup/drift.csv``
+and ``spinup/drift.png`` are written as soon as the spin-up stage ends (atomically, so an
+interrupted write never leaves a half file next to a good one).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.plots import _figure, _png, model_colors
+
+#: gating global-drift criteria plotted as |drift| against their threshold
+_DRIFT_CRITERIA = ("CTSM global drift", "C4MIP drift per century")
+
+
+def drift_png(table: pd.DataFrame) -> bytes:
+    """Two rows of panels: global totals per cycle, and |drift| per cycle with its threshold.
+
+    One panel per variable, one line per model and parameter set; thresholds dashed. The
+    |drift| axis is logarithmic because the drift falls by orders of magnitude towards
+    equilibrium, which is what the reader needs to see (and whether it flattens too early).
+    """
+    totals = table.dropna(subset=["global_total"]).drop_duplicates(
+        ["model", "stage", "variable", "cycle"])
+    variables = list(dict.fromkeys(totals["variable"]))
+    drifts = table[table["criterion"].isin(_DRIFT_CRITERIA)]
+    drift_keys = list(dict.fromkeys(zip(drifts["variable"], drifts["criterion"], strict=True)))
+    ncols = max(len(variables), len(drift_keys), 1)
+    fig = _figure(2.9 * ncols, 5.4)
+    colors = model_colors(list(table["model"].unique()))
+    for k, var in enumerate(variables):
+        ax = fig.add_subplot(2, ncols, k + 1)
+        sel = totals[totals["variable"] == var]
+        for (model, stage), group in sel.groupby(["model", "stage"]):
+            g = group.sort_values("cycle")
+            ax.plot(g["cycle"], g["global_total"], marker="o", ms=3, color=colors[model],
+                    ls="-" if stage == "Posterior" else "--", label=f"{model} {stage}")
+        ax.set_title(f"{var} ({sel['units'].iloc[0]})", fontsize=9)
+        ax.set_xlabel("cycle")
+        ax.grid(alpha=0.3)
+    for k, (var, crit) in enumerate(drift_keys):
+        ax = fig.add_subplot(2, ncols, ncols + k + 1)
+        sel = drifts[(drifts["variable"] == var) & (drifts["criterion"] == crit)]
+        for (model, stage), group in sel.groupby(["model", "stage"]):
+            g = group.sort_values("cycle")
+            ax.plot(g["cycle"], np.abs(g["drift_per_year"].astype(float)), marker="o", ms=3,
+                    color=colors[model], ls="-" if stage == "Posterior" else "--")
+        threshold = sel["threshold"].dropna()
+        if len(threshold):
+            ax.axhline(float(threshold.iloc[0]), color="black", ls=":", lw=1)
+        ax.set_yscale("log")
+        short = "C4MIP" if crit.startswith("C4MIP") else "CTSM"
+        ax.set_title(f"|d{var}/dt| {short} ({sel['drift_units'].iloc[0]})", fontsize=9)
+        ax.set_xlabel("cycle")
+        ax.grid(alpha=0.3, which="both")
+    if fig.axes:
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center",
+                       ncols=min(4, len(labels)), frameon=False)
+    return _png(fig)
+
+
+def write_drift(table: pd.DataFrame, directory: Path) -> tuple[Path, Path]:
+    """Write ``drift.csv`` and ``drift.png`` into ``directory`` (temporary name, then rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    csv, png = directory / "drift.csv", directory / "drift.png"
+    tmp = csv.with_name(".drift.csv.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, csv)
+    tmp = png.with_name(".drift.png.tmp")
+    tmp.write_bytes(drift_png(table))
+    os.replace(tmp, png)
+    return csv, png
