@@ -182,7 +182,9 @@ def run_transient_and_historical(
             breaks = (branch,) if branch is not None and plan.simulation == "S3" else ()
             hist_requests.append(
                 RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
-                           restart, ensemble_member=plan.ensemble_member, break_after=breaks)
+                           restart, ensemble_member=plan.ensemble_member, break_after=breaks,
+                           array_group=(f"{label}_{plan.simulation}_ensemble"
+                                        if plan.ensemble_member is not None else None))
             )
             plans[plan.run_id] = (s.member, plan.simulation, plan.ensemble_member)
     historical = execute(ctx, hist_requests)
@@ -219,7 +221,8 @@ def run_scenarios(
             requests.append(
                 RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
                            restart, forcing_dir=scenario_forcing_dir(campaign, ctx.rundir, ssp,
-                                                                     gcm))
+                                                                     gcm),
+                           array_group=f"{label}_scenarios")
             )
             plans[plan.run_id] = (s.member, plan.simulation, None)
     return execute(ctx, requests) if requests else {}

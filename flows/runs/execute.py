@@ -8,15 +8,18 @@ ledger knows are re-attached or skipped, never submitted twice.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from callmip.config import Campaign
 from callmip.drivers import ModelDriver, ModelRun, YearSpec, get_driver
 from callmip.rundir import RunDir
 from callmip.scheduler import JobLedger, JobSpec, JobState, LocalScheduler, Scheduler
-from callmip.scheduler.supervisor import Supervisor, TaskOutcome
+from callmip.scheduler.array_launch import write_member
+from callmip.scheduler.supervisor import ArrayTasks, Supervisor, TaskOutcome
 from flows.runs.matrix import segments
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ class RunRequest:
     daily_output: bool = False
     monthly_output: bool = True
     forcing_dir: Path | None = None  # default: the campaign's historical model-ready forcing
+    #: requests with the same group (an ensemble, a scenario matrix) start as one job array
+    array_group: str | None = None
     break_after: tuple[int, ...] = ()  # years after which a segment (and a restart) must end
 
 
@@ -121,34 +126,73 @@ def _segment_runs(ctx: Context, req: RunRequest) -> list[ModelRun]:
     return runs
 
 
+def _job_spec(ctx: Context, run: ModelRun, i: int, attempt: int, driver: ModelDriver) -> JobSpec:
+    return JobSpec(
+        name=f"{run.run_id}.seg{i:03d}",
+        argv=tuple(driver.prepare(run)),
+        workdir=run.work_dir,
+        log_path=run.work_dir / f"model.{attempt}.log",
+        resources=ctx.campaign.scheduler.resources,
+        env=_JOB_ENV,
+    )
+
+
+_JOB_ENV = {"PYTHONUNBUFFERED": "1", "NUMBA_NUM_THREADS": "1"}
+
+
+def _array(ctx: Context, group: str, firsts: list[tuple[str, ModelRun, ModelDriver]]) -> ArrayTasks:
+    """The first segments of a group of runs as one job array (members launched through
+    :mod:`callmip.scheduler.array_launch`); a member resubmitted alone is a plain single job."""
+    adir = ctx.rundir.path / "runs" / "_arrays" / group
+
+    def template(attempt: int) -> JobSpec:
+        for index, (_, run, driver) in enumerate(firsts):
+            write_member(adir, index, driver.prepare(run), run.work_dir)
+        return JobSpec(
+            name=f"{group}.array",
+            argv=(sys.executable, "-m", "callmip.scheduler.array_launch", str(adir),
+                  "{array_index}"),
+            workdir=adir,
+            log_path=adir / f"member_{{array_index}}.{attempt}.log",
+            resources=ctx.campaign.scheduler.resources,
+            env=_JOB_ENV,
+        )
+
+    def member(index: int, attempt: int) -> JobSpec:
+        _, run, driver = firsts[index]
+        return _job_spec(ctx, run, 0, attempt, driver)
+
+    return ArrayTasks(keys=[key for key, _, _ in firsts], template=template, member=member)
+
+
 def execute(ctx: Context, requests: Sequence[RunRequest]) -> dict[str, RunResult]:
-    """Run every request (all segments, dependencies chained) and wait for all of them."""
+    """Run every request (all segments, dependencies chained) and wait for all of them.
+
+    Requests sharing an ``array_group`` (two or more) have their first segments submitted as
+    one job array, as HPC centres expect for ensembles; later segments chain as single jobs.
+    """
     factories = {}
     depends: dict[str, list[str]] = {}
     seg_runs: dict[str, list[ModelRun]] = {}
-    res = ctx.campaign.scheduler.resources
+    group_size: dict[str, int] = {}
+    for req in requests:
+        if req.array_group is not None:
+            group_size[req.array_group] = group_size.get(req.array_group, 0) + 1
+    grouped: dict[str, list[tuple[str, ModelRun, ModelDriver]]] = {}
     for req in requests:
         driver = ctx.driver(req.driver)
         runs = _segment_runs(ctx, req)
         seg_runs[req.run_id] = runs
         for i, run in enumerate(runs):
             key = f"{req.run_id}/seg{i:03d}"
-
-            def factory(attempt: int, run: ModelRun = run, i: int = i, driver=driver) -> JobSpec:
-                argv = driver.prepare(run)
-                return JobSpec(
-                    name=f"{run.run_id}.seg{i:03d}",
-                    argv=tuple(argv),
-                    workdir=run.work_dir,
-                    log_path=run.work_dir / f"model.{attempt}.log",
-                    resources=res,
-                    env={"PYTHONUNBUFFERED": "1", "NUMBA_NUM_THREADS": "1"},
-                )
-
-            factories[key] = factory
+            if i == 0 and group_size.get(req.array_group or "", 0) > 1:
+                grouped.setdefault(req.array_group or "", []).append((key, run, driver))
+            else:
+                factories[key] = partial(_job_spec, ctx, run, i, driver=driver)
             if i:
                 depends[key] = [f"{req.run_id}/seg{i - 1:03d}"]
-    outcomes = ctx.supervisor().run(factories, depends)
+    arrays = [_array(ctx, group, firsts) for group, firsts in grouped.items()]
+    outcomes = ctx.supervisor().run(factories, depends, arrays=arrays)
     results = {}
     for req in requests:
         runs = seg_runs[req.run_id]

@@ -83,6 +83,11 @@ def test_every_model_run_was_a_completed_slurm_job(slurm_campaign):
         )
     states = dict(line.split("|")[:2] for line in sacct.stdout.split() if "|" in line)
     assert {states.get(i, "?") for i in ids} == {"COMPLETED"}, sacct.stdout
+    # each member's scenario matrix went to Slurm as one job array
+    for stage in ("prior", "posterior"):
+        arrays = {ledger.get(f"CELM-A.v1_{stage}_{ssp}_gfdl-esm4/seg000").attempts[0].job_id
+                  for ssp in ("ssp126", "ssp585")}
+        assert len({j.split("_")[0] for j in arrays}) == 1 and all("_" in j for j in arrays)
     # the rerun re-used every finished job: not one new submission
     assert ledger.submissions() == n_first
 
