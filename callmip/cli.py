@@ -43,6 +43,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"  experiments {campaign.experiments}; simulations {campaign.simulations}")
     print(f"  historical {campaign.periods.historical[0]}-{campaign.periods.historical[1]}; "
           f"scheduler {campaign.scheduler.backend}; run dir {campaign.run_dir}")
+    if campaign.scenarios:
+        print(f"  scenarios 2015-{campaign.periods.scenario_end}: {campaign.scenarios} x "
+              f"{campaign.scenario_gcms}")
     return 0
 
 

@@ -91,3 +91,16 @@ def test_no_scenarios_no_branch():
 def test_scenario_config_errors_name_the_problem(over, message):
     with pytest.raises(ValueError, match=message):
         _campaign(**over)
+
+
+def test_full_size_hpc_campaign_file_expands_to_the_protocol_matrix():
+    from callmip.config import load_campaign
+    from flows.runs.matrix import transient_years
+
+    c = load_campaign(REPO / "configs/callmip-hpc.yaml")
+    co2 = {y: 300.0 for y in range(1700, 2025)}
+    post = members(c, Path("/tmp/p"))[1]
+    hist = historical_runs(c, post, co2)
+    assert len(hist) == 2 * 21  # S3 + CO2only, central + 20 ensemble members
+    assert len(scenario_runs(c, post, {s: ssp_co2(s) for s in c.scenarios})) == 15
+    assert [y.year for y in transient_years(c, co2)][:: 199] == [1701, 1900]
