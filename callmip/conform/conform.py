@@ -182,6 +182,7 @@ def native_to_callmip(
         raise FileNotFoundError(f"no native {freq} output files for conform")
     _check_native_variables(driver, files)
     native = xr.open_mfdataset(files, combine="by_coords", data_vars="all",
+                               compat="no_conflicts",
                                decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
     try:
         mapped = driver.to_callmip(native, source=files)
@@ -199,6 +200,36 @@ def native_to_callmip(
     return mapped
 
 
+class RunningSpread:
+    """Mean and sample standard deviation of arrays seen one at a time (Welford's update).
+
+    Numerically stable (no sum of squares minus square of sums) and O(1) in the number of
+    members; a cell missing in any member stays missing.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean: np.ndarray | None = None
+        self._m2: np.ndarray | None = None
+
+    def add(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype="float64")
+        if self.mean is None:
+            self.mean, self._m2 = np.zeros_like(x), np.zeros_like(x)
+        elif x.shape != self.mean.shape:
+            raise ValueError(f"member shape {x.shape} differs from {self.mean.shape}")
+        self.n += 1
+        delta = x - self.mean
+        self.mean += delta / self.n
+        self._m2 += delta * (x - self.mean)
+
+    def std(self) -> np.ndarray:
+        """1 standard deviation with ddof=1 (an ensemble is a sample of the posterior)."""
+        if self.n < 2 or self._m2 is None:
+            raise ValueError(f"a spread needs at least 2 members, got {self.n}")
+        return np.sqrt(np.maximum(self._m2, 0.0) / (self.n - 1))
+
+
 def ensemble_spread(
     driver: ModelDriver,
     members: Sequence[Sequence[Path]],
@@ -211,9 +242,7 @@ def ensemble_spread(
     if len(members) < 2:
         raise ConformError(f"posterior uncertainty needs at least 2 ensemble members, got "
                            f"{len(members)}")
-    mean: dict[str, np.ndarray] = {}
-    m2: dict[str, np.ndarray] = {}
-    n = 0
+    spread = {v: RunningSpread() for v in variables}
     for k, files in enumerate(members):
         ds = native_to_callmip(driver, files, freq, last_years)
         if ds.sizes["time"] != like.sizes["time"] or not np.array_equal(
@@ -221,20 +250,14 @@ def ensemble_spread(
         ):
             raise ConformError(f"ensemble member {k} ({Path(sorted(files)[0]).parent}) covers "
                                "other times than the central posterior run")
-        n += 1
         for v in variables:
             if v not in ds:
                 raise ConformError(f"ensemble member {k} has no {v}")
-            x = ds[v].values.astype("float64")
-            if v not in mean:
-                mean[v], m2[v] = np.zeros_like(x), np.zeros_like(x)
-            delta = x - mean[v]
-            mean[v] += delta / n
-            m2[v] += delta * (x - mean[v])
+            spread[v].add(ds[v].values)
     out = xr.Dataset(coords={c: like.coords[c] for c in ("time", "lat", "lon")})
     for v in variables:
-        std = np.sqrt(m2[v] / (n - 1)).astype("float32")
-        out[post_unc_name(v)] = (("time", "lat", "lon"), std, {"ensemble_members": n})
+        out[post_unc_name(v)] = (("time", "lat", "lon"), spread[v].std().astype("float32"),
+                                 {"ensemble_members": spread[v].n})
     return out
 
 

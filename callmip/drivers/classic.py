@@ -159,5 +159,8 @@ class ClassicDriver(TemplateDriver):
     def output_files(self, run: ModelRun, freq: str) -> list[Path]:
         if freq not in ("monthly", "annual"):
             raise ValueError(f"CLASSIC driver conforms monthly output; asked for {freq!r}")
-        names = {n for m in self.variable_map.values() for n in m.natives()}
-        return [run.work_dir / "output" / f"{n}_monthly.nc" for n in sorted(names)]
+        out = run.work_dir / "output"
+        required = {n for ns in self.required_natives().values() for n in ns}
+        optional = {n for m in self.variable_map.values() if m.optional for n in m.natives()}
+        return [out / f"{n}_monthly.nc" for n in sorted(required | optional)
+                if n in required or (out / f"{n}_monthly.nc").exists()]

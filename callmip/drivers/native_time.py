@@ -46,14 +46,12 @@ def monthly_axis(ds: xr.Dataset, convention: str, source: str = "native output")
     times = ds["time"].values
     if not len(times) or not isinstance(times[0], cftime.datetime):
         raise TimeAxisError(f"{source}: time is not decoded to cftime (open with use_cftime)")
-    months = []
-    for i, t in enumerate(times):
-        if bounds is not None:
-            lo, hi = ds[bounds].values[i]
-            mid = lo + (hi - lo) / 2
-            months.append((mid.year, mid.month))
-        else:
-            months.append(_month_of(t, convention))
+    if bounds is not None:
+        edges = np.asarray(ds[bounds].values)  # read once: the file may be lazily opened
+        mids = [lo + (hi - lo) / 2 for lo, hi in edges]
+        months = [(m.year, m.month) for m in mids]
+    else:
+        months = [_month_of(t, convention) for t in times]
     if len(set(months)) != len(months):
         raise TimeAxisError(f"{source}: several records fall in the same month; not monthly")
     new_time = [cftime.DatetimeNoLeap(y, m, 15) for y, m in months]
