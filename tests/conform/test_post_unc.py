@@ -209,3 +209,26 @@ def test_running_spread_equals_numpy_std(members):
     np.testing.assert_allclose(spread.std(), np.std(members, axis=0, ddof=1), rtol=1e-9,
                                atol=1e-9)
     np.testing.assert_allclose(spread.mean, members.mean(axis=0), rtol=1e-9, atol=1e-9)
+
+
+def test_post_unc_matches_cdo_ensstd1(ensemble, monthly, tmp_path):
+    """Oracle: CDO's ensemble standard deviation (divisor n-1) of the members' mapped hfls."""
+    import shutil
+    import subprocess
+
+    from callmip.conform import native_to_callmip
+
+    if shutil.which("cdo") is None:
+        pytest.skip("cdo not installed")
+    _, _, members, _, _ = ensemble
+    inputs = []
+    for k, files in enumerate(members):
+        ds = native_to_callmip(CelmDriver(), files, "monthly", 20)[["hfls"]]
+        inputs.append(tmp_path / f"m{k}.nc")
+        ds.to_netcdf(inputs[-1], encoding={"time": {"units": "days since 2003-01-01",
+                                                    "calendar": "noleap"}})
+    out = tmp_path / "std.nc"
+    subprocess.run(["cdo", "-s", "ensstd1", *map(str, inputs), str(out)], check=True)
+    with xr.open_dataset(out) as cdo, xr.open_dataset(monthly) as ours:
+        np.testing.assert_allclose(ours.hfls_post_unc.values, cdo.hfls.values, rtol=1e-5,
+                                   atol=1e-6)
