@@ -29,7 +29,7 @@ import xarray as xr
 from callmip.conform.check import check_file
 from callmip.conform.table import OPTIMISED, TABLE, global_file_name, post_unc_name, post_unc_parent
 from callmip.drivers.base import ModelDriver, NativeOutputError
-from callmip.drivers.native_time import annual_means
+from callmip.drivers.native_time import BOUNDS_NAMES, annual_means
 from regrid import Grid
 
 log = logging.getLogger(__name__)
@@ -181,8 +181,13 @@ def native_to_callmip(
     if not files:
         raise FileNotFoundError(f"no native {freq} output files for conform")
     _check_native_variables(driver, files)
+    wanted = driver.native_variables() | set(BOUNDS_NAMES)
+
+    def only_wanted(ds: xr.Dataset) -> xr.Dataset:
+        return ds[[v for v in ds.data_vars if v in wanted]]
+
     native = xr.open_mfdataset(files, combine="by_coords", data_vars="all",
-                               compat="no_conflicts",
+                               compat="no_conflicts", preprocess=only_wanted,
                                decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
     try:
         mapped = driver.to_callmip(native, source=files)

@@ -175,6 +175,14 @@ class ModelDriver(ABC):
         """Bring native output to (time, lat, lon) with a CF time axis; identity by default."""
         return native
 
+    def native_variables(self) -> set[str]:
+        """Every native variable the mapping or :meth:`preprocess` may read.
+
+        The conform stage opens only these (plus time bounds), which matters for models such
+        as CTSM whose history files hold hundreds of fields.
+        """
+        return {n for m in self.variable_map.values() for n in m.natives()}
+
     def required_natives(self) -> dict[str, list[str]]:
         """Native variables each non-optional CalLMIP variable needs."""
         return {n: m.natives() for n, m in self.variable_map.items() if not m.optional}

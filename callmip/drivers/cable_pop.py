@@ -164,6 +164,9 @@ class CablePopDriver(TemplateDriver):
             raise ValueError(f"CABLE-POP driver writes monthly output only; asked for {freq!r}")
         return [run.work_dir / "out" / "cable_out.nc"]
 
+    def native_variables(self) -> set[str]:
+        return super().native_variables() | {"latitude", "longitude"}
+
     def preprocess(self, native: xr.Dataset) -> xr.Dataset:
         """CABLE's (y, x) grid with 2-D latitude/longitude -> 1-D (lat, lon); monthly axis."""
         if "patch" in native.dims:
