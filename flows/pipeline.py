@@ -231,7 +231,10 @@ def run_scenarios(
 # ----------------------------------------------------------------------------- conform
 def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
     """CalLMIP monthly and annual files for every completed historical (non-ensemble) and
-    scenario run; scenario files go to ``callmip/<ssp>_<gcm>/``."""
+    scenario run; scenario files go to ``callmip/<ssp>_<gcm>/``.
+
+    A posterior run with at least two completed ensemble members also gets ``<var>_post_unc``.
+    """
     campaign = ctx.campaign
     written = []
     for run_id, result in {**runs.historical, **runs.scenario}.items():
@@ -244,10 +247,15 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
             simulation=simulation, campaign=campaign.name, source=f"callmip-global run {run_id}",
         )
         out_dir = ctx.rundir.sub("callmip", simulation)
+        # posterior ensemble members of this run -> <var>_post_unc in its file
+        ens_runs = [r for rid, r in runs.historical.items() if r.ok and runs.plans[rid][2]
+                    is not None and runs.plans[rid][:2] == (member, simulation)]
         for freq in ("monthly", "annual"):
             files = [f for run in result.segments for f in driver.output_files(run, freq)]
+            ens_files = [[f for run in r.segments for f in driver.output_files(run, freq)]
+                         for r in ens_runs] if len(ens_runs) >= 2 else []
             path = conform_run(driver, files, out_dir, attrs, campaign.resolution, freq,
-                               campaign.periods.output_last_years)
+                               campaign.periods.output_last_years, members=ens_files)
             model = f"{member.model.name}.{member.model.version}"
             written.append({"run_id": run_id, "model": model,
                             "stage": member.stage, "simulation": simulation, "freq": freq,

@@ -4,7 +4,10 @@
 conform stage runs it on every file it writes and refuses to publish a file with errors. Checks:
 file name, required global attributes, for each Table-3 variable its presence, dimensions, units
 (exact strings), standard name, fill value and range; the time axis (units, calendar, monotonic,
-bounds); lat/lon coordinates; and a sign heuristic for nep against gpp - reco.
+bounds); lat/lon coordinates; a sign heuristic for nep against gpp - reco; and the
+posterior-uncertainty variables ``<var>_post_unc`` (only in Posterior files, same units as their
+variable, non-negative, plausible size, CF ``standard_error`` standard name and
+``ancillary_variables`` link).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from callmip.conform.table import REQUIRED_GLOBAL_ATTRS, TABLE
+from callmip.conform.table import (
+    OPTIMISED,
+    REQUIRED_GLOBAL_ATTRS,
+    TABLE,
+    post_unc_name,
+    post_unc_parent,
+)
 
 GLOBAL_NAME = re.compile(
     r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_global_"
@@ -156,7 +165,10 @@ def _check_latlon(report: CheckReport, ds: netCDF4.Dataset) -> None:
 def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str) -> None:
     spec = TABLE[name]
     if name not in ds.variables:
-        report.error(name, "required variable is missing")
+        if spec.required:
+            report.error(name, "required variable is missing")
+        else:
+            report.warn(name, "not present (the protocol asks for it only if the model has it)")
         return
     var = ds.variables[name]
     if tuple(var.dimensions) != ("time", "lat", "lon"):
@@ -207,6 +219,63 @@ def _check_nep_sign(report: CheckReport, ds: netCDF4.Dataset) -> None:
         )
 
 
+def _stage(ds: netCDF4.Dataset, name_match: re.Match | None) -> str | None:
+    if "Calibration_stage" in ds.ncattrs():
+        return str(ds.getncattr("Calibration_stage"))
+    return name_match["stage"] if name_match else None
+
+
+def _check_post_unc(report: CheckReport, ds: netCDF4.Dataset, stage: str | None) -> None:
+    """Validate every ``<var>_post_unc``; ask for the missing ones in Posterior files."""
+    for name in ds.variables:
+        parent = post_unc_parent(name)
+        if parent is None:
+            continue
+        if parent not in TABLE:
+            report.error(name, f"{parent!r} is not a CalLMIP variable; no uncertainty for it")
+            continue
+        spec = TABLE[parent]
+        if stage == "Prior":
+            report.error(name, "posterior uncertainty in a Prior file (only Posterior files)")
+        var = ds.variables[name]
+        if tuple(var.dimensions) != ("time", "lat", "lon"):
+            report.error(name, f"dimensions {var.dimensions}, expected ('time', 'lat', 'lon')")
+        units = getattr(var, "units", None)
+        if units != spec.units and units not in spec.alt_units:
+            report.error(name, f"units {units!r}; must be {parent}'s units {spec.units!r}")
+        std = getattr(var, "standard_name", None)
+        if spec.standard_name and std is not None and std != f"{spec.standard_name} standard_error":
+            report.error(name, f"standard_name {std!r}, expected "
+                               f"'{spec.standard_name} standard_error'")
+        data = np.ma.masked_invalid(var[:].astype("float64"))
+        if data.count() == 0:
+            report.error(name, "all values are missing")
+            continue
+        lo, hi = float(data.min()), float(data.max())
+        if lo < 0:
+            report.error(name, f"negative values (min {lo:.4g}): a standard deviation is >= 0")
+        if hi > spec.valid_max - spec.valid_min:
+            report.error(name, f"values up to {hi:.4g} {units} exceed the plausible spread of "
+                               f"{parent} ({spec.valid_max - spec.valid_min:g}; wrong units?)")
+        if parent in ds.variables:
+            pvar = ds.variables[parent]
+            links = str(getattr(pvar, "ancillary_variables", "")).split()
+            if name not in links:
+                report.warn(name, f"{parent} has no ancillary_variables attribute naming {name}")
+            if pvar.shape == var.shape:
+                pdata = np.ma.masked_invalid(pvar[:].astype("float64"))
+                gaps = int(np.sum(~np.ma.getmaskarray(pdata) & np.ma.getmaskarray(data)))
+                if gaps:
+                    report.warn(name, f"missing in {gaps} values where {parent} has data")
+        else:
+            report.error(name, f"uncertainty without its variable {parent!r}")
+    if stage == "Posterior":
+        for parent in OPTIMISED:
+            if parent in ds.variables and post_unc_name(parent) not in ds.variables:
+                report.warn(parent, f"optimised variable without {post_unc_name(parent)}: the "
+                                    "protocol asks for posterior uncertainties (or ensembles)")
+
+
 def check_file(
     path: Path | str, variables: list[str] | None = None, name: str | None = None
 ) -> CheckReport:
@@ -233,4 +302,5 @@ def check_file(
         for var_name in variables or list(TABLE):
             _check_variable(report, ds, var_name)
         _check_nep_sign(report, ds)
+        _check_post_unc(report, ds, _stage(ds, name_match))
     return report

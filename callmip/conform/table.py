@@ -23,6 +23,7 @@ class CalLMIPVariable:
     valid_max: float
     optimised: bool = False  # NEE, LE and H are the calibration targets: need _post_unc
     alt_units: tuple[str, ...] = ()
+    required: bool = True  # hfg: "output only if your model outputs this variable"
 
 
 TABLE: dict[str, CalLMIPVariable] = {
@@ -65,7 +66,8 @@ TABLE: dict[str, CalLMIPVariable] = {
             5e-4,
         ),
         CalLMIPVariable(
-            "hfg", "Ground heat flux", "W m-2", "downward_heat_flux_in_soil", -300, 300
+            "hfg", "Ground heat flux", "W m-2", "downward_heat_flux_in_soil", -300, 300,
+            required=False,
         ),
         CalLMIPVariable("ts", "Land surface temperature", "K", "surface_temperature", 150, 350),
         CalLMIPVariable(
@@ -89,6 +91,24 @@ TABLE: dict[str, CalLMIPVariable] = {
         ),
     )
 }
+
+#: suffix of the posterior-uncertainty variables (protocol section 6.2: "nep_post_unc")
+POST_UNC_SUFFIX = "_post_unc"
+#: variables optimised in the calibration (NEE, LE, H), which need ``<var>_post_unc``
+OPTIMISED: tuple[str, ...] = tuple(v.name for v in TABLE.values() if v.optimised)
+
+
+def post_unc_name(name: str) -> str:
+    """``nep`` -> ``nep_post_unc``."""
+    return f"{name}{POST_UNC_SUFFIX}"
+
+
+def post_unc_parent(name: str) -> str | None:
+    """``nep_post_unc`` -> ``nep``; None for any other name."""
+    if name.endswith(POST_UNC_SUFFIX):
+        return name[: -len(POST_UNC_SUFFIX)]
+    return None
+
 
 #: required global attributes (protocol section 6.3) and their allowed values (None: any)
 REQUIRED_GLOBAL_ATTRS: dict[str, tuple[str, ...] | None] = {

@@ -5,14 +5,22 @@ command line that runs it (as an argv list, launched through a scheduler like an
 where its outputs and restart are, and maps its native output to the CalLMIP variable table
 (:data:`VariableMap`). Keeping all of this declarative lets a modelling group adapt a driver
 without touching the pipeline.
+
+A mapping is a sum of terms ``coefficient * native`` times a factor. A term may carry the native
+units it accepts (so a model version that writes different units fails loudly instead of being
+converted wrongly), a ``weight`` variable (e.g. a PFT's fraction of the grid cell) and per-layer
+weights (e.g. soil layer thickness). Whatever dimensions a term has beyond (time, lat, lon) are
+summed away: CalLMIP wants grid-cell values, never per PFT, tile or layer.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 #: seconds per day, used by the unit conversions of every driver
@@ -23,6 +31,19 @@ GC_PER_DAY_TO_KGC_PER_S = 1e-3 / SECONDS_PER_DAY
 MM_PER_DAY_TO_KG_PER_S = 1.0 / SECONDS_PER_DAY
 #: gC m-2 -> kg m-2
 GC_TO_KG = 1e-3
+#: gC m-2 s-1 -> kgC m-2 s-1
+GC_PER_S_TO_KGC_PER_S = 1e-3
+#: umol CO2 m-2 s-1 -> kgC m-2 s-1 (12.011 g of carbon per mol)
+UMOL_CO2_TO_KGC = 1e-6 * 12.011e-3
+#: density of liquid water, kg m-3 (volumetric soil moisture x thickness -> kg m-2)
+WATER_DENSITY = 1000.0
+
+#: dimensions a CalLMIP variable keeps; all others are summed away by a mapping
+GRID_DIMS = ("time", "lat", "lon")
+
+
+class NativeOutputError(ValueError):
+    """A model's native output cannot be mapped: a variable is missing or has other units."""
 
 
 @dataclass(frozen=True)
@@ -52,22 +73,74 @@ class ModelRun:
 
 @dataclass(frozen=True)
 class Term:
-    """``coefficient * native_variable`` in a CalLMIP mapping."""
+    """``coefficient * native_variable`` in a CalLMIP mapping.
+
+    ``units``: the native units attribute values this term is written for (any spelling listed
+    is accepted; empty: not checked). ``weight``: a native variable multiplied in before the
+    extra dimensions are summed (ORCHIDEE's per-PFT values times the PFT's cover fraction).
+    ``layers``: weights along the one extra (layer) dimension, e.g. soil layer thicknesses in m
+    (0 drops a layer; a fraction keeps part of it).
+    """
 
     native: str
     coefficient: float = 1.0
+    units: tuple[str, ...] = ()
+    weight: str | None = None
+    layers: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Mapping:
-    """How one CalLMIP variable is made from native ones: sum of terms, times ``factor``."""
+    """How one CalLMIP variable is made from native ones: sum of terms, times ``factor``.
+
+    An ``optional`` mapping is left out when its native variables are absent (the protocol's
+    "output only if your model outputs this variable", or spin-up diagnostics).
+    """
 
     terms: tuple[Term, ...]
     factor: float = 1.0
     note: str = ""
+    optional: bool = False
+
+    def natives(self) -> list[str]:
+        names = [t.native for t in self.terms]
+        names += [t.weight for t in self.terms if t.weight]
+        return list(dict.fromkeys(names))
 
 
 VariableMap = dict[str, Mapping]
+
+
+def _term_value(native: xr.Dataset, term: Term, source: str) -> xr.DataArray:
+    da = native[term.native]
+    if term.units:
+        got = da.attrs.get("units")
+        if got is not None and str(got).strip() not in term.units:
+            raise NativeOutputError(
+                f"{source}: native variable {term.native!r} has units {got!r}; this driver's "
+                f"mapping is written for {' or '.join(repr(u) for u in term.units)}"
+            )
+    value = term.coefficient * da
+    if term.weight:
+        value = value * native[term.weight]
+    extra = [d for d in value.dims if d not in GRID_DIMS]
+    if term.layers is not None:
+        if len(extra) != 1:
+            raise NativeOutputError(
+                f"{source}: {term.native!r} has extra dimensions {extra}; layer weights need "
+                "exactly one layer dimension"
+            )
+        n = value.sizes[extra[0]]
+        if n != len(term.layers):
+            raise NativeOutputError(
+                f"{source}: {term.native!r} has {n} layers along {extra[0]!r}; the mapping "
+                f"gives {len(term.layers)} layer weights"
+            )
+        value = value * xr.DataArray(np.asarray(term.layers), dims=extra)
+    if extra:
+        # cells where every PFT/layer is missing (ocean) stay missing
+        value = value.sum(extra, skipna=True, min_count=1)
+    return value
 
 
 @dataclass
@@ -76,6 +149,11 @@ class ModelDriver(ABC):
 
     name: str = "abstract"
     variable_map: VariableMap = field(default_factory=dict)
+    #: native files per simulated year (conform keeps only the last N years' files before
+    #: opening); None when files span several years (one per run, or one per variable)
+    files_per_year: int | None = 1
+    #: the model writes monthly output only: conform builds annual means from it
+    annual_from_monthly: bool = False
 
     @abstractmethod
     def prepare(self, run: ModelRun) -> list[str]:
@@ -93,16 +171,50 @@ class ModelDriver(ABC):
     def write_prior(self, path: Path) -> Path:
         """Write the model's default (prior) parameter file."""
 
-    def to_callmip(self, native: xr.Dataset) -> xr.Dataset:
-        """Apply :attr:`variable_map`; units and metadata are set by the conform stage."""
+    def preprocess(self, native: xr.Dataset) -> xr.Dataset:
+        """Bring native output to (time, lat, lon) with a CF time axis; identity by default."""
+        return native
+
+    def native_variables(self) -> set[str]:
+        """Every native variable the mapping or :meth:`preprocess` may read.
+
+        The conform stage opens only these (plus time bounds), which matters for models such
+        as CTSM whose history files hold hundreds of fields.
+        """
+        return {n for m in self.variable_map.values() for n in m.natives()}
+
+    def required_natives(self) -> dict[str, list[str]]:
+        """Native variables each non-optional CalLMIP variable needs."""
+        return {n: m.natives() for n, m in self.variable_map.items() if not m.optional}
+
+    def to_callmip(
+        self, native: xr.Dataset, source: str | Sequence[Path] = "native output"
+    ) -> xr.Dataset:
+        """Apply :meth:`preprocess` then :attr:`variable_map`; metadata is set by conform.
+
+        ``source`` names the file(s) in error messages.
+        """
+        if not isinstance(source, str):
+            files = [str(p) for p in source]
+            source = files[0] if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+        native = self.preprocess(native)
         out = {}
         for name, mapping in self.variable_map.items():
-            missing = [t.native for t in mapping.terms if t.native not in native]
+            missing = [v for v in mapping.natives() if v not in native]
             if missing:
-                raise KeyError(
-                    f"{self.name}: native variable(s) {missing} needed for {name} are not in "
-                    f"the output (has: {sorted(native.data_vars)})"
+                if mapping.optional:
+                    continue
+                raise NativeOutputError(
+                    f"{source}: native variable(s) {missing} needed for {name} "
+                    f"({self.name} driver) are missing; the file has "
+                    f"{sorted(map(str, native.data_vars))}"
                 )
-            total = sum(t.coefficient * native[t.native] for t in mapping.terms)
+            total = sum(_term_value(native, t, source) for t in mapping.terms)
             out[name] = (total * mapping.factor).astype("float32")
-        return xr.Dataset(out, coords=native.coords)
+        coords = {k: v for k, v in native.coords.items() if set(v.dims) <= set(GRID_DIMS)}
+        mapped = xr.Dataset(out, coords=coords)
+        for bounds in ("time_bnds", "time_bounds"):
+            if bounds in native.variables and "time" in native[bounds].dims:
+                mapped["time_bnds"] = native[bounds]
+                break
+        return mapped

@@ -1,0 +1,91 @@
+"""Shared machinery of the drivers for external models (CABLE-POP, ORCHIDEE, CTSM, CLASSIC).
+
+These models cannot run inside this repository; their drivers render the model's own input
+files from templates (:mod:`callmip.drivers.render`), return an MPI launch command, and map
+the documented native output to CalLMIP. What differs between models lives in each driver
+module; here is only what they share: MPI launch line, parameter loading, the CO2 series file,
+monthly time normalisation and annual means built from monthly output.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import xarray as xr
+
+from callmip.drivers.base import ModelDriver, ModelRun
+from callmip.drivers.native_time import monthly_axis
+from callmip.drivers.render import (
+    ParamValue,
+    RenderError,
+    load_params,
+    read_prior,
+    safe_path,
+    safe_token,
+    write_atomic,
+)
+
+
+@dataclass
+class TemplateDriver(ModelDriver):
+    """A driver whose inputs are rendered from ``templates/<template_dir>/``."""
+
+    template_dir: str = ""
+    executable: str = ""
+    mpirun: str = "mpirun"
+    mpi_tasks: int = 1
+    #: how the model stamps monthly records when its files carry no time bounds
+    time_stamp: str = "end"
+    files_per_year: int | None = None
+    annual_from_monthly: bool = True
+
+    # ------------------------------------------------------------------ inputs
+    def prior(self) -> dict[str, ParamValue]:
+        return read_prior(self.template_dir)
+
+    def parameters(self, run: ModelRun) -> dict[str, ParamValue]:
+        """The run's parameter values: prior overridden by ``run.params_file``, validated."""
+        return load_params(run.params_file, self.prior())
+
+    @staticmethod
+    def stage_label(run: ModelRun) -> str:
+        """Which parameter set a rendered file holds (a comment in the file)."""
+        if run.ensemble_member is None:
+            return "central values"
+        return f"ensemble member {int(run.ensemble_member)}"
+
+    def launch(self, *args: str) -> list[str]:
+        """``mpirun -np N <executable> args...`` with checked words."""
+        if not 1 <= int(self.mpi_tasks) <= 100000:
+            raise RenderError(f"mpi_tasks={self.mpi_tasks!r} out of range")
+        exe = self.executable
+        exe = safe_path(exe, "executable") if exe.startswith("/") else safe_token(exe, "executable")
+        mpirun = self.mpirun
+        mpirun = (safe_path(mpirun, "mpirun") if mpirun.startswith("/")
+                  else safe_token(mpirun, "mpirun"))
+        return [mpirun, "-np", str(int(self.mpi_tasks)), exe, *args]
+
+    def work_path(self, run: ModelRun, *parts: str) -> str:
+        """A path the run writes: must stay inside the run's work directory."""
+        return safe_path(run.work_dir.resolve().joinpath(*parts), "output path", run.work_dir)
+
+    @staticmethod
+    def input_path(path: Path | str, what: str) -> str:
+        """A path the run reads (forcing, restart in): absolute and safe, may be elsewhere."""
+        return safe_path(Path(path).resolve(), what)
+
+    def write_co2(self, run: ModelRun) -> str:
+        """Annual CO2 of the run's years as 'year ppm' lines (the models read it per year)."""
+        text = "".join(f"{y.year:d} {float(y.co2_ppm):.3f}\n" for y in run.years)
+        return str(write_atomic(run.work_dir / "co2_annual.txt", text))
+
+    def write_prior(self, path: Path) -> Path:
+        path = Path(path)
+        return write_atomic(path, json.dumps(self.prior(), indent=1) + "\n")
+
+    # ------------------------------------------------------------------ outputs
+    def preprocess(self, native: xr.Dataset) -> xr.Dataset:
+        """Monthly records on the 15th of their month (noleap) with bounds."""
+        return monthly_axis(native, self.time_stamp, source=f"{self.name} output")
