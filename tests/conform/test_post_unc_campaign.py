@@ -17,7 +17,7 @@ import yaml
 from callmip.conform import check_file
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # whole campaigns: minutes
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from callmip.conform import TABLE, check_file
 from callmip.scheduler import JobLedger
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # whole campaigns: minutes
 
 
 @pytest.fixture(scope="module")
