@@ -108,18 +108,18 @@ def build_recipe(
         key = f"{ref.variable}_{ref.obs6.dataset}"
         regrid = {"target_grid": ref.obs6.dataset, "scheme": scheme}
         preprocessors[f"{key}_global"] = {
-            "regrid": dict(regrid),
+            "regrid": regrid,
             "mask_multimodel": {},
             "climate_statistics": {"operator": "mean", "period": "full"},
             "area_statistics": {"operator": "mean"},
         }
         preprocessors[f"{key}_map"] = {
-            "regrid": dict(regrid),
+            "regrid": regrid,
             "mask_multimodel": {},
             "climate_statistics": {"operator": "mean", "period": "full"},
         }
         preprocessors[f"{key}_cycle"] = {
-            "regrid": dict(regrid),
+            "regrid": regrid,
             "mask_multimodel": {},
             "climate_statistics": {"operator": "mean", "period": "month"},
         }
@@ -175,6 +175,13 @@ def build_recipe(
     }
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """No YAML anchors/aliases: the recipe stays readable and editable group by group."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def write_recipe(recipe: dict[str, Any], path: Path) -> Path:
     """Write the recipe YAML atomically."""
     path = Path(path)
@@ -182,6 +189,6 @@ def write_recipe(recipe: dict[str, Any], path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         fh.write("# ESMValTool recipe written by callmip-global (esmvaltool_bridge)\n")
-        yaml.safe_dump(recipe, fh, sort_keys=False, width=100)
+        yaml.dump(recipe, fh, Dumper=_PlainDumper, sort_keys=False, width=100)
     os.replace(tmp, path)
     return path

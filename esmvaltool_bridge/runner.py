@@ -60,7 +60,11 @@ class EsmvaltoolResult:
 
 def require_esmvalcore() -> None:
     """Raise :class:`ExtraMissingError` unless ESMValCore is importable here."""
-    if importlib.util.find_spec("esmvalcore") is None:
+    try:
+        spec = importlib.util.find_spec("esmvalcore")
+    except (ImportError, ValueError):  # a broken or blocked installation counts as missing
+        spec = None
+    if spec is None:
         raise ExtraMissingError(
             "ESMValCore is not installed in this environment: install the optional extra "
             "with `uv sync --extra esmvaltool` (or `uv sync --all-extras`); the recipe and "
