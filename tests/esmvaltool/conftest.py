@@ -44,7 +44,7 @@ def make_run_dir(root: Path, name: str = "esmv") -> Path:
         "references": {
             "catalog": str(REPO / "configs" / "references.yaml"),
             "ilamb_root": str(REPO / "data" / "ILAMB_ROOT"),
-            "variables": ["hfls", "hfss"],
+            "variables": ["hfls", "hfss", "evspsbl"],
             "mode": "ilamb27",
         },
     }
