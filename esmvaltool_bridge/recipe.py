@@ -81,6 +81,22 @@ def check_scheme(scheme: str | dict) -> str | dict:
     return scheme
 
 
+def check_recipe_schemes(path: Path) -> None:
+    """Check every ``regrid`` step of a recipe file (it may have been edited by hand)."""
+    path = Path(path)
+    try:
+        recipe = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SchemeError(f"recipe {path} cannot be read: {exc}") from exc
+    for name, steps in (recipe.get("preprocessors") or {}).items():
+        regrid = (steps or {}).get("regrid")
+        if isinstance(regrid, dict) and "scheme" in regrid:
+            try:
+                check_scheme(regrid["scheme"])
+            except SchemeError as exc:
+                raise SchemeError(f"recipe {path}, preprocessor {name!r}: {exc}") from None
+
+
 def recipe_name(campaign: str) -> str:
     """File name of the campaign's recipe (ESMValTool names output dirs after it)."""
     safe = "".join(c if c.isalnum() else "_" for c in campaign)

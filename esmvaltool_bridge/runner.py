@@ -27,7 +27,13 @@ from benchmarks.catalog import load_catalog
 from esmvaltool_bridge.errors import ExtraMissingError, LayoutError, RecipeRunError
 from esmvaltool_bridge.esmvalconfig import write_config
 from esmvaltool_bridge.layout import Layout, find_model_outputs, write_layout
-from esmvaltool_bridge.recipe import build_recipe, check_scheme, recipe_name, write_recipe
+from esmvaltool_bridge.recipe import (
+    build_recipe,
+    check_recipe_schemes,
+    check_scheme,
+    recipe_name,
+    write_recipe,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +134,7 @@ def _latest_output(output_dir: Path, recipe: Path, before: set[Path]) -> Path:
 def run_recipe(prepared: Prepared, *, timeout_s: float = 1800) -> EsmvaltoolResult:
     """Run the prepared recipe with ESMValCore; return its outputs."""
     require_esmvalcore()
+    check_recipe_schemes(prepared.recipe)
     out = prepared.output_dir
     out.mkdir(parents=True, exist_ok=True)
     before = set(out.glob("*"))

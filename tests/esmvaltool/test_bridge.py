@@ -348,3 +348,18 @@ def test_month_order_follows_month_number(tmp_path):
     with netCDF4.Dataset(path) as ds:
         order = DIAG._month_order(ds)
     np.testing.assert_array_equal(np.roll(np.arange(1, 13), 3)[order], np.arange(1, 13))
+
+
+@no_esmpy
+def test_a_hand_edited_recipe_with_an_esmf_scheme_is_refused_before_running(fresh_run_dir):
+    from esmvaltool_bridge.runner import run_recipe
+
+    prepared = prepare(fresh_run_dir)
+    text = prepared.recipe.read_text().replace("scheme: area_weighted",
+                                               "scheme: esmf_area_weighted", 1)
+    prepared.recipe.write_text(text)
+    if importlib.util.find_spec("esmvalcore") is None:
+        pytest.skip("ESMValCore (extra 'esmvaltool') not installed")
+    with pytest.raises(SchemeError, match=r"preprocessor 'hfls_FLUXCOM_global'.*needs ESMF"):
+        run_recipe(prepared)
+    assert not prepared.output_dir.exists() or not any(prepared.output_dir.iterdir())
