@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from esmvaltool_bridge.errors import SchemeError
+from esmvaltool_bridge.errors import LayoutError, SchemeError
 from esmvaltool_bridge.layout import Layout
 
 #: ESMValCore built-in schemes that work without ESMF (iris/scipy implementations).
@@ -160,7 +160,11 @@ def build_recipe(
                 "additional_datasets": datasets,
             }
     if not variables:
-        raise SchemeError("no reference product overlaps the model years; nothing to evaluate")
+        raise LayoutError(
+            "no reference product overlaps the model years "
+            f"(models {[m.years for m in layout.models]}, references "
+            f"{[(r.product, r.years) for r in layout.references]}); nothing to evaluate"
+        )
     return {
         "documentation": {
             "title": f"CalLMIP campaign {campaign}: bias and RMSE against reference products",

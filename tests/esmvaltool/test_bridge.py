@@ -363,3 +363,11 @@ def test_a_hand_edited_recipe_with_an_esmf_scheme_is_refused_before_running(fres
     with pytest.raises(SchemeError, match=r"preprocessor 'hfls_FLUXCOM_global'.*needs ESMF"):
         run_recipe(prepared)
     assert not prepared.output_dir.exists() or not any(prepared.output_dir.iterdir())
+
+
+def test_no_overlap_with_the_reference_period_is_named(tmp_path):
+    from esmvaltool_bridge.testing import make_run_dir
+
+    run = make_run_dir(tmp_path, years=(2010, 2011), variables=("hfls",))
+    with pytest.raises(LayoutError, match=r"no reference product overlaps the model years"):
+        prepare(run)
