@@ -296,6 +296,7 @@ except EsmfUnavailableError as exc:
 
 
 @no_esmpy
+@pytest.mark.slow  # imports ESMValCore in a fresh interpreter: 14 s, ~50 s on a loaded machine
 def test_launcher_lets_esmvalcore_import_and_esmf_use_fails_clearly():
     if importlib.util.find_spec("esmvalcore") is None:
         pytest.skip("ESMValCore (extra 'esmvaltool') not installed")
