@@ -4,6 +4,7 @@
     callmip run CAMPAIGN.yaml         run a campaign end to end
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
+    callmip esmvaltool RUN_DIR        write the ESMValTool recipe of a run and run it
 
 Exit codes: 0 success, 1 a stage failed, 2 invalid input (campaign file, arguments, files).
 Prefect runs with a temporary local server unless ``PREFECT_API_URL`` points at a real one; the
@@ -81,6 +82,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if ok else 2
 
 
+def cmd_esmvaltool(args: argparse.Namespace) -> int:
+    from esmvaltool_bridge.errors import EsmvaltoolError, ExtraMissingError
+    from esmvaltool_bridge.runner import prepare, require_esmvalcore, run_recipe
+
+    try:
+        if not args.prepare_only:
+            require_esmvalcore()  # before writing anything
+        prepared = prepare(args.run_dir, scheme=args.scheme, variables=args.variables)
+        print(f"recipe: {prepared.recipe}")
+        print(f"data layout: {prepared.layout.data_dir}; config: {prepared.config_dir}")
+        if args.prepare_only:
+            return 0
+        result = run_recipe(prepared)
+    except EsmvaltoolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError | ExtraMissingError) else 1
+    print(f"esmvaltool finished in {result.seconds:.0f} s")
+    print(f"output: {result.output_dir}")
+    print(f"bias/RMSE table: {result.table}")
+    for plot in result.plots:
+        print(f"plot: {plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callmip", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -96,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check CalLMIP NetCDF files")
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("esmvaltool", help="write and run the ESMValTool recipe of a run directory")
+    p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")
+    p.add_argument("--scheme", default="area_weighted",
+                   help="ESMValCore regridding scheme: area_weighted (default), linear, nearest")
+    p.add_argument("--variables", nargs="+", default=None,
+                   help="variables to evaluate (default: the campaign's references.variables)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="write data layout, config and recipe; do not run ESMValTool")
+    p.set_defaults(func=cmd_esmvaltool)
     return parser
 
 

@@ -186,6 +186,15 @@ class ReferencesConfig(_Strict):
     mode: Literal["ilamb27", "ilamb3"] = Field("ilamb27", description="scoring method")
 
 
+class EsmvaltoolConfig(_Strict):
+    """Optional ESMValTool evaluation after the benchmark (needs the extra ``esmvaltool``)."""
+
+    enabled: bool = Field(False, description="write and run the ESMValTool recipe")
+    scheme: Literal["area_weighted", "linear", "nearest"] = Field(
+        "area_weighted", description="ESMValCore regridding scheme (no ESMF schemes: no esmpy)"
+    )
+
+
 class Campaign(_Strict):
     """A whole CalLMIP global campaign."""
 
@@ -206,6 +215,7 @@ class Campaign(_Strict):
     )
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     references: ReferencesConfig = Field(default_factory=ReferencesConfig)
+    esmvaltool: EsmvaltoolConfig = Field(default_factory=EsmvaltoolConfig)
     run_root: Path = Field(REPO_ROOT / "runs", description="parent of the campaign run directory")
 
     @field_validator("models")
@@ -247,8 +257,12 @@ class Campaign(_Strict):
         return self.run_root / self.name
 
     def config_hash(self) -> str:
-        """Hash of the validated campaign (paths resolved): what a run directory holds."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Hash of the validated campaign (paths resolved): what a run directory holds.
+
+        The ESMValTool evaluation settings are left out: they change no output of the runs, so
+        switching the evaluation on re-uses a finished run directory.
+        """
+        text = json.dumps(self.model_dump(mode="json", exclude={"esmvaltool"}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -112,6 +112,27 @@ def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.Dat
     return str(report)
 
 
+@flow(name="esmvaltool", log_prints=True)
+def esmvaltool_flow(campaign: Campaign) -> str | None:
+    """ESMValTool recipe for the campaign's outputs, run where the extra is installed."""
+    from esmvaltool_bridge.stage import run_stage
+
+    rundir = RunDir(campaign)
+    with stage("ESMValTool recipe") as info:
+        outcome = run_stage(rundir.path, enabled=campaign.esmvaltool.enabled,
+                            scheme=campaign.esmvaltool.scheme,
+                            variables=campaign.references.variables)
+    if outcome.result is None:
+        say(f"ESMValTool evaluation skipped: {outcome.skipped}")
+        rundir.record_stage("esmvaltool", info["seconds"], skipped=outcome.skipped)
+        return None
+    res = outcome.result
+    say(f"ESMValTool output: {res.output_dir}")
+    rundir.record_stage("esmvaltool", info["seconds"], recipe=str(res.recipe),
+                        output=str(res.output_dir), table=str(res.table))
+    return str(res.output_dir)
+
+
 def _context(campaign: Campaign, rundir: RunDir, forcing_dir: str) -> Context:
     def on_change(key: str, state, job_id: str) -> None:
         say(f"  job {job_id} {key}: {state}")
@@ -145,5 +166,7 @@ def campaign_flow(campaign_file: str) -> str:
         for label, s in spin["spun"].items()
     }
     report = benchmark_flow(campaign, written, spin["table"], jobs, notes)
+    if campaign.esmvaltool.enabled:
+        esmvaltool_flow(campaign)
     rundir.record_stage("campaign", time.monotonic() - t0, report=report)
     return report
