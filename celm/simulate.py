@@ -137,6 +137,7 @@ def run(nml: Namelist) -> RunSummary:
         state = cold_start(grid, p, load(first.forcing_year)[:, 0].mean(axis=0, dtype=np.float64))
         log.info("celm: cold start, %d land cells", grid.ncell)
 
+    cycle_start = state.copy()
     cycle_sum = np.zeros((NDIAG, grid.ncell), dtype=np.float64)
     out_dir = Path(nml.output_dir)
     for spec in nml.years:
@@ -208,7 +209,9 @@ def run(nml: Namelist) -> RunSummary:
         )
 
     if nml.spinup_mode == "analytic":
-        state = analytic_spinup(state, cycle_sum / len(nml.years), p)
+        state = analytic_spinup(
+            cycle_start, state, cycle_sum / len(nml.years), DAYS * len(nml.years), p
+        )
         log.info("celm: analytic spin-up: wood, litter and SOM set to the cycle's equilibrium")
     summary.restart = write_restart(nml.restart_out, state, grid, nml.years[-1].year)
     return summary

@@ -177,4 +177,6 @@ def test_steady_state_command_equilibrates_soil_carbon(tmp_path, coarse_forcing)
         with netCDF4.Dataset(d / "restart.nc") as ds:
             runs[cmd] = {v: ds[v][:] for v in ("C_SOM", "C_WOOD", "C_LEAF")}
     assert runs["steady-state"]["C_SOM"].sum() > 10 * runs["run"]["C_SOM"].sum()
-    assert np.array_equal(runs["steady-state"]["C_LEAF"], runs["run"]["C_LEAF"])
+    # foliage turns over within the cycle: its end-of-cycle value is already cyclo-stationary,
+    # so the solve leaves it practically unchanged (celm.spinup.end_of_cycle_value)
+    assert np.allclose(runs["steady-state"]["C_LEAF"], runs["run"]["C_LEAF"], rtol=1e-6, atol=1e-6)
