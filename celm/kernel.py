@@ -27,13 +27,21 @@ million cell-days per simulated year at 1 degree. Its body is branch-free and fr
 Cells are processed in chunks of :data:`CHUNK` so a chunk's state and accumulators stay in cache
 while the days of the block go by.
 
-Caching caveat: numba's on-disk cache of the kernel is invalidated when *this* file changes, not
-when the science modules it inlines change. ``tests/celm/test_kernel.py`` compares the kernel with
-:func:`run_block_numpy` (which always runs the current source), so a stale cache fails the tests;
-after editing a science module during development, delete ``celm/__pycache__/kernel.*.nb*``.
+Caching: the kernel is compiled once (about a minute) and cached on disk by numba
+(``celm/__pycache__`` when writable, else numba's user-wide cache dir or ``NUMBA_CACHE_DIR``).
+Numba invalidates that cache only when *this* file changes, not when the science modules it
+inlines change; :func:`_fresh_kernel_cache` therefore keeps a digest of all inlined sources next
+to the cache and flushes it when they differ. ``tests/celm/test_kernel.py`` also compares the
+kernel with :func:`run_block_numpy` (which always runs the current source).
 """
 
 from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+from pathlib import Path
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -41,6 +49,8 @@ from numba import njit
 from numba.extending import register_jitable
 
 from celm.step import NDIAG, NSTATE, cell_step
+
+log = logging.getLogger(__name__)
 
 #: order of the forcing rows (model-ready variable names)
 FORCING_VARS: tuple[str, ...] = (
@@ -161,9 +171,66 @@ def _check_block(state, forcing, daylen, ga_coef, acc) -> None:
             )
 
 
+#: modules whose code numba inlines into the kernel: the on-disk cache must follow all of them
+_INLINED_MODULES = (
+    "kernel", "step", "carbon", "energy", "hydrology", "mathfn", "phenology", "pmodel",
+    "constants", "params",
+)  # fmt: skip
+_SOURCES_STAMP = "celm_kernel_sources.sha256"
+
+
+def _sources_digest() -> str:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _INLINED_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def refresh_numba_cache(dispatcher, digest: str) -> bool:
+    """Flush ``dispatcher``'s on-disk numba cache unless it was made from sources ``digest``.
+
+    Why: numba keys its cache on the timestamp of the file defining the jitted function only,
+    so an edit to a module it inlines (``step.py``, a constant) would otherwise run a stale
+    kernel - the old science - silently. A digest of all inlined sources is kept next to the
+    cache (``celm_kernel_sources.sha256``); when it differs the cache index is flushed, so the
+    kernel is recompiled and re-cached on its next call. If the cache directory is not writable,
+    numba uses its user-wide cache dir (or ``NUMBA_CACHE_DIR``) and the stamp follows it; an
+    unwritable stamp only costs a recompilation next time. Returns True when it flushed.
+    """
+    cache = getattr(dispatcher, "_cache", None)
+    path = getattr(cache, "cache_path", None)
+    if cache is None or path is None:  # caching disabled for this dispatcher
+        return False
+    stamp = Path(path) / _SOURCES_STAMP
+    try:
+        current = stamp.read_text().strip()
+    except OSError:
+        current = ""
+    if current == digest:
+        return False
+    log.info("celm: kernel sources changed since the numba cache was written; recompiling")
+    cache.flush()
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.tmp")
+        tmp.write_text(digest + "\n")
+        os.replace(tmp, stamp)
+    except OSError as exc:
+        log.warning("celm: cannot write the kernel cache stamp %s (%s)", stamp, exc)
+    return True
+
+
+@functools.cache
+def _fresh_kernel_cache() -> bool:
+    """:func:`refresh_numba_cache` for the kernel, once per process (before it is loaded)."""
+    return refresh_numba_cache(_run_block_jit, _sources_digest())
+
+
 def run_block(p, state, forcing, daylen, ga_coef, co2, acc) -> None:
     """Numba kernel; see the module docstring."""
     _check_block(state, forcing, daylen, ga_coef, acc)
+    _fresh_kernel_cache()
     _allow_alias_checks()
     _run_block_jit(p, state, forcing, daylen, ga_coef, float(co2), acc)
 

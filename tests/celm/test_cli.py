@@ -177,4 +177,8 @@ def test_steady_state_command_equilibrates_soil_carbon(tmp_path, coarse_forcing)
         with netCDF4.Dataset(d / "restart.nc") as ds:
             runs[cmd] = {v: ds[v][:] for v in ("C_SOM", "C_WOOD", "C_LEAF")}
     assert runs["steady-state"]["C_SOM"].sum() > 10 * runs["run"]["C_SOM"].sum()
-    assert np.array_equal(runs["steady-state"]["C_LEAF"], runs["run"]["C_LEAF"])
+    # foliage is solved too, but it turns over within a few years: the end-of-cycle correction
+    # (celm.spinup.end_of_cycle_value) moves it by a bounded amount, never below zero
+    leaf_ss, leaf_run = runs["steady-state"]["C_LEAF"], runs["run"]["C_LEAF"]
+    assert np.all(np.isfinite(leaf_ss)) and np.all(leaf_ss >= 0.0)
+    assert 0.5 * leaf_run.sum() < leaf_ss.sum() < 2.0 * leaf_run.sum()

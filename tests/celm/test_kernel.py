@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from celm.constants import VOGEL_C
@@ -78,3 +80,30 @@ def test_kernel_rejects_wrong_layout():
     with np.testing.assert_raises_regex(ValueError, "forcing must be"):
         run_block(p, state, np.zeros((2, 9, 4), np.float64), np.zeros((2, 4), np.float32), np.zeros(4), 400.0,
                   np.zeros((NDIAG, 4)))  # fmt: skip
+
+
+def test_numba_cache_is_flushed_when_inlined_sources_change(tmp_path, monkeypatch):
+    """A cached kernel is dropped when a module it inlines changes (numba only sees its file)."""
+    import importlib.util
+
+    from celm.kernel import _SOURCES_STAMP, refresh_numba_cache
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "nbcache"))
+    src = tmp_path / "tiny_kernel.py"
+    src.write_text("from numba import njit\n\n@njit(cache=True)\ndef f(x):\n    return 2.0 * x\n")
+    spec = importlib.util.spec_from_file_location("tiny_kernel", src)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.f(2.0) == 4.0  # compiled and cached
+    cache = mod.f._cache
+    sig = mod.f.signatures[0]
+    ctx = mod.f.targetctx
+    assert cache.load_overload(sig, ctx) is not None
+    assert refresh_numba_cache(mod.f, "digest-1")  # no stamp yet: flushed, stamp written
+    assert (Path(cache.cache_path) / _SOURCES_STAMP).read_text().strip() == "digest-1"
+    assert cache.load_overload(sig, ctx) is None
+    cache.save_overload(sig, mod.f.overloads[sig])
+    assert not refresh_numba_cache(mod.f, "digest-1")  # same sources: cache kept
+    assert cache.load_overload(sig, ctx) is not None
+    assert refresh_numba_cache(mod.f, "digest-2")  # an inlined module changed
+    assert cache.load_overload(sig, ctx) is None

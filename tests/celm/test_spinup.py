@@ -1,0 +1,121 @@
+"""Accelerated spin-up: effective rates from the cycle's budgets, the end-of-cycle correction,
+and the CTSM drift thresholds after the accelerated spin-up of a coarse global grid."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from celm.cycling import accelerated_spinup, run_cycle
+from celm.params import defaults, kernel_params
+from celm.simulate import cell_day_length
+from celm.spinup import cycle_budget, end_of_cycle_value, total_carbon
+from celm.state import cold_start
+from celm.step import DIAG_VARS, STATE_VARS
+
+D = {n: i for i, n in enumerate(DIAG_VARS)}
+S = {n: i for i, n in enumerate(STATE_VARS)}
+EARTH_RADIUS = 6.371e6
+CTSM_PGC_PER_YR = 0.02
+
+
+def _one_pool_cycle(c0, k, amp, inflow, ndays):
+    """A linear pool with seasonal rate and input, daily explicit steps like the kernel's."""
+    t = np.arange(ndays)
+    f = 1.0 + amp * np.sin(2 * np.pi * t / 365.0)
+    inp = inflow * (1.0 + amp * np.cos(2 * np.pi * t / 365.0))
+    c = np.empty(ndays + 1)
+    c[0] = c0
+    out = np.empty(ndays)
+    for d in range(ndays):
+        out[d] = min(k * f[d], 1.0) * c[d]
+        c[d + 1] = c[d] + inp[d] - out[d]
+    return c, out, inp
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    k=st.floats(1e-5, 3e-2),
+    amp=st.floats(0.0, 0.9),
+    c0_frac=st.floats(0.0, 3.0),
+    years=st.integers(1, 3),
+)
+def test_iterated_solve_reaches_the_cyclostationary_pool(k, amp, c0_frac, years):
+    """Effective rate + end-of-cycle correction converge to the exact periodic solution."""
+    ndays = 365 * years
+    inflow = 2.0
+    # exact cyclo-stationary start: C(0) = C(T) of the periodic linear recurrence
+    c_zero, _, _ = _one_pool_cycle(0.0, k, amp, inflow, ndays)
+    c_one, _, _ = _one_pool_cycle(1.0, k, amp, inflow, ndays)
+    decay = c_one[-1] - c_zero[-1]
+    exact = c_zero[-1] / (1.0 - decay)
+    c = c0_frac * exact
+    for _ in range(4):
+        traj, out, inp = _one_pool_cycle(c, k, amp, inflow, ndays)
+        mean_start = traj[:-1].mean()
+        rate = out.mean() / mean_start if mean_start > 0 else k
+        target = inp.mean() / rate
+        c = float(end_of_cycle_value(np.array([traj[-1]]), np.array([mean_start]),
+                                     np.array([target]), np.array([rate]), ndays)[0])  # fmt: skip
+    assert abs(c - exact) <= 2e-3 * exact + 1e-9
+
+
+def _land_area(grid, res):
+    lat = grid.cell_lat
+    band = np.sin(np.deg2rad(lat + res / 2)) - np.sin(np.deg2rad(lat - res / 2))
+    return EARTH_RADIUS**2 * np.deg2rad(res) * band * grid.landfrac.ravel()[grid.land_index]
+
+
+def test_cycle_budget_closes_the_som_budget(climate, land_grid_factory):
+    """Fluxes recovered from the budgets close the SOM budget they were not derived from."""
+    g, grid = land_grid_factory(10.0)
+    p = kernel_params(defaults())
+    met = [climate.land_climate(g, 1901)]
+    daylen = cell_day_length(grid)
+    state = cold_start(grid, p, met[0][:, 0].mean(axis=0, dtype=np.float64))
+    state = run_cycle(p, state, met, daylen, 285.0).end
+    cyc = run_cycle(p, state, met, daylen, 285.0)
+    b = cycle_budget(cyc.start, cyc.end, cyc.means, cyc.ndays, p)
+    m = cyc.means
+    wood_start = m[D["C_WOOD"]] - (cyc.end[S["C_WOOD"]] - cyc.start[S["C_WOOD"]]) / cyc.ndays
+    som_change = (cyc.end[S["C_SOM"]] - cyc.start[S["C_SOM"]]) / cyc.ndays
+    som_in = p.f_humif * b.litter_out + p.k_wood * wood_start
+    scale = np.maximum(np.abs(som_in) + np.abs(b.som_out), 1e-12)
+    assert np.all(np.abs(som_in - b.som_out - som_change) <= 1e-8 * scale)
+    assert np.all(b.k_litter >= 0) and np.all(b.k_som >= 0)
+    assert np.all(np.isfinite(b.k_litter)) and np.all(np.isfinite(b.k_som))
+
+
+def test_accelerated_spinup_meets_ctsm_drift_thresholds(climate, land_grid_factory):
+    """After the accelerated spin-up the next normal cycle drifts < 0.02 PgC/yr (CTSM)."""
+    g, grid = land_grid_factory(10.0)
+    p = kernel_params(defaults())
+    forcing = [climate.land_climate(g, 1901 + i) for i in range(3)]
+    daylen = cell_day_length(grid)
+    area = _land_area(grid, 10.0)
+    state0 = cold_start(grid, p, forcing[0][:, 0].mean(axis=0, dtype=np.float64))
+    solved, log = accelerated_spinup(p, state0, forcing, daylen, 285.0, area)
+    assert log.solves >= 2 and log.years == 3 * log.solves
+    # cold start -> equilibrium: the spin-up added most of the carbon
+    c_cold = np.sum(total_carbon(state0) * area) * 1e-15
+    c_solved = np.sum(total_carbon(solved) * area) * 1e-15
+    assert c_solved > 10 * c_cold
+    first = run_cycle(p, solved, forcing, daylen, 285.0)
+    second = run_cycle(p, first.end, forcing, daylen, 285.0)
+
+    def totals(cycle):
+        m = cycle.means
+        return {
+            "cTotal": np.sum(sum(m[D[n]] for n in ("C_LABILE", "C_LEAF", "C_ROOT", "C_WOOD",
+                                                   "C_LITTER", "C_SOM")) * area),
+            "cSoil": np.sum(m[D["C_SOM"]] * area),
+            "cVeg": np.sum(sum(m[D[n]] for n in ("C_LABILE", "C_LEAF", "C_ROOT", "C_WOOD"))
+                           * area),
+            "gpp": np.sum(m[D["GPP"]] * area) * 365.0,
+        }  # fmt: skip
+
+    t1, t2 = totals(first), totals(second)
+    for name in t1:
+        drift = (t2[name] - t1[name]) * 1e-15 / 3.0  # PgC/yr (PgC/yr/yr for GPP)
+        assert abs(drift) < CTSM_PGC_PER_YR, (name, drift)
