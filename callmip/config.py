@@ -138,9 +138,15 @@ class SpinupConfig(_Strict):
         "accelerated", description="accelerated: semi-analytic steady state, then normal cycles"
     )
     analytic_cycles: int = Field(
-        3, ge=1, le=100,
-        description="accelerated mode: cycles ending in a semi-analytic steady-state solve "
-        "(repeated so the solve uses fluxes of vegetation already near equilibrium)",
+        12, ge=1, le=100,
+        description="accelerated mode: at most this many cycles ending in a semi-analytic "
+        "steady-state solve (repeated because each solve changes the vegetation, hence the "
+        "fluxes the next solve uses)",
+    )
+    analytic_rtol: float = Field(
+        3e-4, gt=0, le=0.1,
+        description="accelerated mode: stop solving once the cycle-mean total carbon changed "
+        "by less than this fraction from the previous cycle (then normal cycles)",
     )
     max_cycles: int = Field(200, ge=1, le=100000, description="fail after this many cycles")
     consecutive: int = Field(2, ge=1, le=100, description="criteria must pass N cycles in a row")

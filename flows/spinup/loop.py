@@ -2,10 +2,11 @@
 
 All members (model x parameter set) spin up side by side: each round submits the next cycle of
 every member that has not yet met the criteria, so the scheduler's slots stay busy. With
-``mode: accelerated`` the first ``analytic_cycles`` cycles end with the model's semi-analytic
-steady-state solve (the driver's ``spinup_mode='analytic'``, as CLM's SASU or ORCHIDEE's analytic
-spin-up); repeating the solve lets it use fluxes of vegetation that is itself near equilibrium
-(the first cycle starts cold). Then normal cycles run until the criteria hold for
+``mode: accelerated`` cycles end with the model's semi-analytic steady-state solve (the driver's
+``spinup_mode='analytic'``, as CLM's SASU or ORCHIDEE's analytic spin-up) until a solve no longer
+moves the cycle-mean total carbon by more than ``analytic_rtol`` (at most ``analytic_cycles``
+solves): each solve changes the vegetation, hence the fluxes the next solve uses, so one solve
+is never enough (the first cycle starts cold). Then normal cycles run until the criteria hold for
 ``consecutive`` cycles. Drift is evaluated after every cycle, analytic ones included, but an
 analytic cycle never counts as passing: its end state is the solve, not the model's own.
 
@@ -62,6 +63,7 @@ class _MemberState:
     restart: Path | None = None
     previous: CycleState | None = None
     history: list[bool] = field(default_factory=list)
+    solving: bool = True  # accelerated mode: still in the analytic phase
     tables: list[pd.DataFrame] = field(default_factory=list)
     results: list[RunResult] = field(default_factory=list)
     done: bool = False
@@ -84,6 +86,13 @@ def _cycle_outputs(ctx: Context, result: RunResult, driver_name: str) -> xr.Data
     return mapped[["cTotal", "cSoil", "cVeg", "gpp", "mrso"]]
 
 
+def solve_again(previous: CycleState, current: CycleState, rtol: float) -> bool:
+    """Whether another analytic solve is worth a cycle: the last solve still moved the
+    cycle-mean global total carbon by more than ``rtol`` (relative)."""
+    change = abs(current.totals["cTotal"] - previous.totals["cTotal"])
+    return bool(change > rtol * abs(current.totals["cTotal"]))
+
+
 def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     """Spin every member up to equilibrium; raise :class:`SpinupError` when one cannot."""
     cfg = ctx.campaign.spinup
@@ -94,7 +103,8 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     while active := [s for s in states.values() if not s.done]:
         requests = []
         for s in active:
-            analytic = cfg.mode == "accelerated" and s.cycle < cfg.analytic_cycles
+            analytic = (cfg.mode == "accelerated" and s.solving
+                        and s.cycle < cfg.analytic_cycles)
             requests.append(
                 RunRequest(
                     run_id=f"{s.member.label}_spinup_c{s.cycle:04d}",
@@ -127,6 +137,8 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
                 "spin-up %s cycle %d: cTotal %.2f PgC, passes=%s",
                 s.member.label, s.cycle, state.totals["cTotal"], s.history[-1],
             )
+            if req.spinup_mode and s.previous is not None:
+                s.solving = solve_again(s.previous, state, cfg.analytic_rtol)
             s.previous, s.restart = state, res.restart
             s.cycle += 1
             if should_stop(s.history, cfg.consecutive):

@@ -41,3 +41,11 @@ def test_write_drift_writes_csv_and_png_atomically(tmp_path):
     ctsm = back[(back["criterion"] == "CTSM global drift") & (back["variable"] == "cTotal")]
     d = ctsm["drift_per_year"].abs().to_numpy()[1:]
     assert (np.diff(d) < 0).all()
+
+
+def test_analytic_phase_ends_when_a_solve_stops_moving_total_carbon():
+    from flows.spinup.loop import solve_again
+
+    assert solve_again(_state(0, 1800.0), _state(1, 1900.0), 3e-4)
+    assert solve_again(_state(1, 1900.0), _state(2, 1900.0 * (1 + 4e-4)), 3e-4)
+    assert not solve_again(_state(2, 1900.0), _state(3, 1900.0 * (1 - 2e-4)), 3e-4)
