@@ -84,8 +84,8 @@ Driver = Annotated[Literal["celm"], Field(
 ParameterSet = Annotated[Literal["prior", "posterior"], Field(
     title="Parameter set", description="prior: parameters before calibration; posterior: the "
     "calibrated parameters (a parameter file is then required)")]
-ParamFile = Annotated[str | None, Field(
-    pattern=REL_PATH, title="Parameter file",
+ParamFile = Annotated[str, Field(
+    pattern=rf"^$|{REL_PATH}", title="Parameter file",
     description="Parameter file relative to the data root, e.g. params/CELM-A_posterior.json. "
     "Leave empty for the driver's default prior")]
 Resolution = Annotated[Literal[0.5, 1, 2], Field(
@@ -118,7 +118,7 @@ def simulation_run_name(model: str, version: str, parameter_set: str, experiment
 
 
 def validate_simulation(
-    *, model: str, version: str, driver: str, parameter_set: str, param_file: str | None,
+    *, model: str, version: str, driver: str, parameter_set: str, param_file: str,
     resolution: float, experiment: str, scenario: str, historical_first: int,
     historical_last: int, transient_start: int, spinup_max_cycles: int, roots: Roots,
 ) -> Campaign:
@@ -170,10 +170,11 @@ def validate_simulation(
 
 # ----------------------------------------------------------------------------- campaign
 def campaign_config_names(config_dir: Path = CONFIG_DIR) -> tuple[str, ...]:
-    """Campaign files offered in the form: configs/*.yaml except the catalog and server profiles."""
+    """Choices of the campaign form: configs/*.yaml (not the catalog or server profiles), and
+    the choice of pasting campaign YAML instead."""
     names = sorted(p.stem for p in config_dir.glob("*.yaml")
                    if p.stem != "references" and not p.stem.startswith("server"))
-    return tuple(names) or ("demo",)
+    return (*names, UPLOADED)
 
 
 def _campaign_from_mapping(raw: dict, upload_dir: Path, what: str) -> tuple[Campaign, Path]:
@@ -195,15 +196,22 @@ def _campaign_from_mapping(raw: dict, upload_dir: Path, what: str) -> tuple[Camp
         raise ParameterError(str(exc)) from None
 
 
-def validate_campaign(config: str | None, campaign_yaml: str | None, roots: Roots) -> Path:
+UPLOADED = "uploaded-yaml"
+
+
+def validate_campaign(config: str, campaign_yaml: str, roots: Roots) -> Path:
     """The campaign file to run: a config from configs/, or uploaded YAML checked against roots.
 
-    Returns the path of the (validated) campaign file.
+    ``config`` is a campaign name from configs/ or ``"uploaded-yaml"``, in which case (and only
+    then) ``campaign_yaml`` holds the campaign. Returns the path of the validated campaign file.
     """
-    if bool(config) == bool(campaign_yaml and campaign_yaml.strip()):
-        raise ParameterError("give exactly one of 'config' (a campaign from configs/) or "
-                             "'campaign_yaml' (the text of a campaign file)")
-    if config:
+    has_yaml = bool(campaign_yaml and campaign_yaml.strip())
+    if (config == UPLOADED) != has_yaml:
+        raise ParameterError(
+            f"config {config!r} and campaign_yaml disagree: choose config {UPLOADED!r} and paste "
+            "the campaign into campaign_yaml, or choose a campaign from configs/ and leave "
+            "campaign_yaml empty")
+    if config != UPLOADED:
         if config not in campaign_config_names():
             raise ParameterError(f"config {config!r} is not one of {campaign_config_names()}")
         path = CONFIG_DIR / f"{config}.yaml"
@@ -212,7 +220,6 @@ def validate_campaign(config: str | None, campaign_yaml: str | None, roots: Root
         except CampaignError as exc:
             raise ParameterError(str(exc)) from None
         return path
-    assert campaign_yaml is not None
     try:
         raw = yaml.safe_load(campaign_yaml)
     except yaml.YAMLError as exc:

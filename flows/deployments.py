@@ -75,19 +75,17 @@ CampaignConfig = Literal[campaign_config_names()]  # type: ignore[valid-type]
 # ----------------------------------------------------------------------------- flows
 @flow(name="callmip-campaign", log_prints=True)
 def callmip_campaign(
-    config: Annotated[CampaignConfig | None, Field(
-        title="Campaign config", description="A campaign file from configs/ (leave empty when "
-        "pasting campaign YAML below)")] = None,
-    campaign_yaml: Annotated[str | None, Field(
-        title="Campaign YAML", description="The text of a campaign file (see configs/demo.yaml);"
-        " relative paths are taken inside the data root, outputs go inside the run root")] = None,
+    config: CampaignConfig = "demo",
+    campaign_yaml: str = "",
 ) -> str:
     """Run a whole CalLMIP global campaign; the stages show as sub-flows. Returns the report.
 
     Args:
-        config: A campaign file from configs/ (leave empty when pasting campaign YAML below).
-        campaign_yaml: The text of a campaign file (see configs/demo.yaml). Relative paths are
-            taken inside the data root; outputs go inside the run root.
+        config: A campaign file from configs/, or 'uploaded-yaml' to run the campaign pasted
+            below.
+        campaign_yaml: With config 'uploaded-yaml': the text of a campaign file (see
+            configs/demo.yaml). Relative paths are taken inside the data root; outputs go
+            inside the run root. Otherwise leave empty.
     """
     from flows.campaign import campaign_flow
 
@@ -102,7 +100,7 @@ def global_simulation(
     version: ModelVersion = "v1",
     driver: Driver = "celm",
     parameter_set: ParameterSet = "prior",
-    param_file: ParamFile = None,
+    param_file: ParamFile = "",
     resolution: Resolution = 2,
     experiment: ExperimentName = "S3",
     scenario: ScenarioName = "historical",
