@@ -14,6 +14,7 @@ Every child gets ``PREFECT_API_URL`` (a client never silently starts its own tem
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -48,14 +49,15 @@ class ProcessRecord:
     log: str
 
     def alive_and_ours(self) -> psutil.Process | None:
-        """The live process if it is still the one we started, else None."""
+        """The live process if it is still the one we started, else None.
+
+        Identity is the PID plus its kernel start time (a recycled PID has another start time);
+        the command line is not compared because wrappers ('env', 'runuser') exec or fork the
+        real program and /proc/<pid>/cmdline can be briefly empty while a process starts.
+        """
         try:
             proc = psutil.Process(self.pid)
-            same = abs(proc.create_time() - self.create_time) < 1.0
-            # compare the arguments' tail: 'env'/'runuser' exec or wrap the real program, which
-            # changes the head of the command line but not its arguments
-            tail = self.cmdline[-4:]
-            if same and proc.cmdline()[-len(tail):] == tail:
+            if abs(proc.create_time() - self.create_time) < 0.1 and not _gone(proc):
                 return proc
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return None
@@ -386,25 +388,33 @@ def register_all(profile: ServerProfile) -> None:
                           + run.stderr[-3000:])
 
 
-def _terminate(rec: ProcessRecord, timeout: float = 20) -> bool:
+def _gone(proc: psutil.Process) -> bool:
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _terminate(rec: ProcessRecord, timeout: float = 15) -> bool:
+    """Stop one recorded process and its process group; True if it was ours and is now gone."""
     proc = rec.alive_and_ours()
     if proc is None:
         return False
     # SIGINT first: the worker (started with --default-signal=INT) and the server shut down
     # cleanly on it; then TERM, then KILL the whole process group we created
-    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
         try:
             os.killpg(rec.pid, sig)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            proc.send_signal(sig)
-        try:
-            proc.wait(wait)
-            return True
-        except psutil.TimeoutExpired:
-            continue
-    return True
+        except (ProcessLookupError, PermissionError):
+            if not _gone(proc):
+                proc.send_signal(sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(psutil.TimeoutExpired):
+                proc.wait(0.2)
+            if _gone(proc):
+                return True
+    raise ServerError(f"{rec.role} (pid {rec.pid}) did not stop, even on SIGKILL")
 
 
 def _stop(state: ServerState) -> list[str]:
