@@ -420,13 +420,15 @@ def _terminate(rec: ProcessRecord, timeout: float = 15) -> bool:
 def _stop(state: ServerState) -> list[str]:
     stopped = []
     for rec in reversed(state.processes):  # worker, server, then the database
+        if rec.alive_and_ours() is None:
+            continue
         if rec.role == "postgres" and state.postgres_bin and rec.alive_and_ours():
             pg_ctl = Path(state.postgres_bin) / "pg_ctl"
             subprocess.run(_as_postgres_user([str(pg_ctl), "stop", "-D", str(state.postgres_data),
                                               "-m", "fast", "-w"]),
                            capture_output=True, timeout=60, check=False)
-        if _terminate(rec):
-            stopped.append(f"{rec.role} (pid {rec.pid})")
+        _terminate(rec)  # no-op when pg_ctl already stopped the cluster
+        stopped.append(f"{rec.role} (pid {rec.pid})")
     return stopped
 
 
