@@ -171,3 +171,21 @@ def test_run_dir_must_be_a_finished_run_inside_the_run_root(roots):
     assert validate_run_dir("r1", roots) == run.resolve()
     with pytest.raises(ParameterError):
         validate_run_dir("../r1", roots)
+
+
+@given(st.lists(st.sampled_from(["a", "b", "..", ".", "params", "link.json", "p.json", "/",
+                                 "x y", "~"]), min_size=1, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_inside_never_returns_a_path_outside_the_root(tmp_path_factory, parts):
+    root = tmp_path_factory.getbasetemp() / "inside-root"
+    (root / "params").mkdir(parents=True, exist_ok=True)
+    link = root / "params" / "link.json"
+    if not link.is_symlink():
+        link.symlink_to("/etc/hostname")
+    given_path = "/".join(parts)
+    try:
+        out = inside(root, given_path, "p")
+    except ParameterError:
+        return
+    assert out.is_relative_to(root.resolve())
+    assert ".." not in Path(given_path).parts
