@@ -77,3 +77,12 @@ def test_server_that_does_not_come_up_fails_and_is_stopped(write_profile):
            if p.pid not in before and "server" in (p.info["cmdline"] or [])
            and str(profile.port) in (p.info["cmdline"] or [])]
     assert not new
+
+
+def test_shipped_profiles_validate(monkeypatch):
+    from callmip.server.profile import REPO_ROOT
+
+    shared = load_profile(REPO_ROOT / "configs" / "server-shared.yaml")
+    assert not shared.is_loopback and shared.auth_string_env and shared.database == "postgresql"
+    monkeypatch.setenv(shared.auth_string_env, "u:p")
+    assert client_environment(shared)["PREFECT_API_AUTH_STRING"] == "u:p"

@@ -166,9 +166,16 @@ def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp
         "params/CELM-A_posterior.json")
     field(page, "model").locator("textarea").fill("CELM-A")
     shot(page, tmp_path, "01-run-form.png")
+    before = {r["id"] for r in flow_runs(ui, sim["id"])}
     page.get_by_role("button", name="Submit").click()
-    page.wait_for_url(re.compile(r"/runs/flow-run/[0-9a-f-]{36}"))
-    run_id = re.search(r"flow-run/([0-9a-f-]{36})", page.url).group(1)
+    deadline = time.monotonic() + 120
+    while not (new := [r for r in flow_runs(ui, sim["id"]) if r["id"] not in before]):
+        if time.monotonic() > deadline:
+            page.screenshot(path=str(tmp_path / "after-submit.png"))
+            pytest.fail(f"the form created no run; see {tmp_path / 'after-submit.png'}")
+        time.sleep(1)
+    assert len(new) == 1
+    run_id = new[0]["id"]
     run = wait_run(ui, run_id)
     assert run["state_type"] == "COMPLETED", run["state"]
     assert run["parameters"]["parameter_set"] == "posterior"
@@ -182,7 +189,9 @@ def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp
     _, flows = api_request(ui, "POST", "/flows/filter", {})
     names = {f["id"]: f["name"] for f in flows}
     assert {names[s["flow_id"]] for s in subs} >= {"forcing", "spin-up", "runs", "conform"}
-    page.goto(page.url, wait_until="networkidle")
+    page.goto(f"{ui.api_url.removesuffix('/api')}/runs/flow-run/{run_id}",
+              wait_until="networkidle")
+    page.get_by_text("conform").first.wait_for()
     page.wait_for_timeout(3000)
     shot(page, tmp_path, "02-flow-run-graph.png")
 
