@@ -176,6 +176,7 @@ def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp
         time.sleep(1)
     assert len(new) == 1
     run_id = new[0]["id"]
+    page.close()  # no live page polling the server while the simulation runs
     run = wait_run(ui, run_id)
     assert run["state_type"] == "COMPLETED", run["state"]
     assert run["parameters"]["parameter_set"] == "posterior"
@@ -189,10 +190,13 @@ def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp
     _, flows = api_request(ui, "POST", "/flows/filter", {})
     names = {f["id"]: f["name"] for f in flows}
     assert {names[s["flow_id"]] for s in subs} >= {"forcing", "spin-up", "runs", "conform"}
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
     page.goto(f"{ui.api_url.removesuffix('/api')}/runs/flow-run/{run_id}",
               wait_until="networkidle")
-    page.get_by_text("conform").first.wait_for()
-    page.wait_for_timeout(3000)
+    page.get_by_text(run["name"]).first.wait_for()
+    page.get_by_text("Completed").first.wait_for()
+    page.wait_for_timeout(3000)  # the run graph (sub-flows per stage) is drawn on a canvas
     shot(page, tmp_path, "02-flow-run-graph.png")
 
     # the automation starts the benchmark deployment on the run directory
@@ -213,9 +217,10 @@ def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp
     assert report.as_uri() in keys["benchmark-report"]["data"]
     assert "hfls" in keys["benchmark-summary"]["data"]
 
-    # and the UI shows the report artifacts on the benchmark run
-    page.goto(f"{ui.api_url.removesuffix('/api')}/runs/flow-run/{brun['id']}?tab=Artifacts",
-              wait_until="networkidle")
-    page.get_by_text("benchmark-summary").first.wait_for()
+    # and the UI renders the summary artifact, created by the automation's run
+    page.goto(f"{ui.api_url.removesuffix('/api')}/artifacts/artifact/"
+              f"{keys['benchmark-summary']['id']}", wait_until="networkidle")
+    page.get_by_text("Scoring mode").first.wait_for()
+    page.get_by_text("benchmark-after-simulation").first.wait_for()
     shot(page, tmp_path, "03-benchmark-artifacts.png")
     page.close()
