@@ -5,6 +5,7 @@
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
     callmip esmvaltool RUN_DIR        write the ESMValTool recipe of a run and run it
+    callmip server up|down|status     Prefect server, worker, deployments (configs/server.yaml)
 
 Exit codes: 0 success, 1 a stage failed, 2 invalid input (campaign file, arguments, files).
 Prefect runs with a temporary local server unless ``PREFECT_API_URL`` points at a real one; the
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from callmip.config import REPO_ROOT, CampaignError, load_campaign
+from callmip.server.profile import ServerError
 
 DEMO_CAMPAIGN = REPO_ROOT / "configs" / "demo.yaml"
 
@@ -130,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prepare-only", action="store_true",
                    help="write data layout, config and recipe; do not run ESMValTool")
     p.set_defaults(func=cmd_esmvaltool)
+    from callmip.server.cli import add_parser as add_server_parser
+
+    add_server_parser(sub)
     return parser
 
 
@@ -146,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except CampaignError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         logging.getLogger("callmip").debug("campaign failed", exc_info=True)
         print(f"error: the campaign failed: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
 from callmip.config import Campaign, load_campaign
 from callmip.rundir import RunDir
@@ -108,6 +112,9 @@ def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.Dat
     for key, rows in result.tables.items():
         if rows:
             create_table_artifact(key=key, table=rows, description=f"{key} ({result.report})")
+    create_link_artifact(key="benchmark-report", link=Path(result.report).resolve().as_uri(),
+                         link_text=f"HTML report of {campaign.name}",
+                         description=f"HTML report ({result.report})")
     report = result.report
     return str(report)
 

@@ -1,0 +1,258 @@
+"""Typed parameters of the UI deployments and their validation at flow start.
+
+Contract: the parameter types here are what the Prefect Run form renders (Literal -> dropdown,
+``Field(description=...)`` -> help text, ``pattern``/bounds -> checked by the server before a
+run exists). What a JSON schema cannot express (files that must exist, paths that must stay
+inside the configured data and run roots after symlinks are resolved, combinations of fields)
+is checked by the ``validate_*`` functions, which every deployment flow calls first, before any
+directory is created or job submitted. They raise :class:`ParameterError` with a message meant
+for the person who filled the form.
+
+No shell is ever involved: parameters only become file paths (checked here) and campaign fields
+(validated by the campaign schema).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import Field
+
+from callmip.config import REPO_ROOT, Campaign, CampaignError, load_campaign
+
+CONFIG_DIR = REPO_ROOT / "configs"
+#: A relative path of plain names: no leading '/', no '..', no shell metacharacters. Written
+#: without look-arounds: the server (Rust regex) and the UI (JavaScript) both evaluate it.
+_SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*"
+REL_PATH = rf"^{_SEGMENT}(/{_SEGMENT})*$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ParameterError(ValueError):
+    """A deployment parameter is invalid; the message names the parameter and the problem."""
+
+
+@dataclass(frozen=True)
+class Roots:
+    """Where user-given files may be read from (data) and run directories live (runs)."""
+
+    data: Path
+    runs: Path
+
+    @classmethod
+    def from_env(cls) -> Roots:
+        """Roots set by ``callmip server up`` for the worker (defaults: configs/ and runs/)."""
+        return cls(
+            data=Path(os.environ.get("CALLMIP_DATA_ROOT", CONFIG_DIR)).resolve(),
+            runs=Path(os.environ.get("CALLMIP_RUN_ROOT", REPO_ROOT / "runs")).resolve(),
+        )
+
+
+def inside(root: Path, given: str | Path, what: str) -> Path:
+    """Resolve ``given`` (relative to ``root``, or absolute) and insist it stays inside ``root``.
+
+    Symlinks are resolved first, so a link inside the root pointing elsewhere is refused too.
+    """
+    text = str(given)
+    if not text or "\x00" in text:
+        raise ParameterError(f"{what}: empty or invalid path {text!r}")
+    path = Path(text)
+    if ".." in path.parts:
+        raise ParameterError(f"{what}: '..' is not allowed in paths (got {text!r})")
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    root = root.resolve()
+    if not resolved.is_relative_to(root):
+        raise ParameterError(f"{what}: {text!r} resolves to {resolved}, outside the allowed "
+                             f"directory {root}")
+    return resolved
+
+
+# ----------------------------------------------------------------------------- global-simulation
+ModelName = Annotated[str, Field(
+    pattern=NAME, title="Model", description="Model name as in CalLMIP file names, e.g. CELM-A "
+    "(letters, digits, '.', '_', '-')")]
+ModelVersion = Annotated[str, Field(
+    pattern=NAME, title="Model version", description="Model version, e.g. v1")]
+Driver = Annotated[Literal["celm"], Field(
+    title="Model driver", description="Driver that renders the model's inputs and runs it "
+    "(celm: the embedded model)")]
+ParameterSet = Annotated[Literal["prior", "posterior"], Field(
+    title="Parameter set", description="prior: parameters before calibration; posterior: the "
+    "calibrated parameters (a parameter file is then required)")]
+ParamFile = Annotated[str, Field(
+    pattern=rf"^$|{REL_PATH}", title="Parameter file",
+    description="Parameter file relative to the data root, e.g. params/CELM-A_posterior.json. "
+    "Leave empty for the driver's default prior")]
+Resolution = Annotated[Literal[0.5, 1, 2], Field(
+    title="Resolution (degrees)", description="Model grid: 0.5, 1 or 2 degrees")]
+ExperimentName = Annotated[Literal["S3", "CO2only"], Field(
+    title="Experiment", description="S3: CO2, climate, land use and N deposition vary; "
+    "CO2only: only CO2 varies (climate recycled)")]
+ScenarioName = Annotated[Literal["historical", "ssp126", "ssp370", "ssp585"], Field(
+    title="Scenario", description="historical period, or a 2015-2100 SSP scenario "
+    "(SSP runs are not implemented by the pipeline yet: rejected at flow start)")]
+FirstYear = Annotated[int, Field(
+    ge=1902, le=2024, title="First historical year",
+    description="First year of the historical run (the transient runs up to it)")]
+LastYear = Annotated[int, Field(
+    ge=1902, le=2024, title="Last historical year",
+    description="Last year of the historical run (CalLMIP files cover the run)")]
+TransientStart = Annotated[int, Field(
+    ge=1851, le=2023, title="Transient start",
+    description="First year of the transient from the spun-up state (TRENDY: 1851)")]
+SpinupCycles = Annotated[int, Field(
+    ge=1, le=10000, title="Maximum spin-up cycles",
+    description="Spin-up stops after this many forcing cycles and carries on, flagged, "
+    "if the equilibrium criteria still fail")]
+
+
+def simulation_run_name(model: str, version: str, parameter_set: str, experiment: str,
+                        resolution: float) -> str:
+    """Run directory name of one global simulation (a valid campaign name)."""
+    return f"sim_{model}.{version}_{parameter_set}_{experiment}_{resolution:g}deg"
+
+
+def validate_simulation(
+    *, model: str, version: str, driver: str, parameter_set: str, param_file: str,
+    resolution: float, experiment: str, scenario: str, historical_first: int,
+    historical_last: int, transient_start: int, spinup_max_cycles: int, roots: Roots,
+) -> Campaign:
+    """Build the one-model, one-parameter-set campaign of a global simulation, or refuse it."""
+    problems = []
+    if scenario != "historical":
+        problems.append(f"scenario {scenario!r}: SSP scenario runs are not implemented by the "
+                        "pipeline yet; choose 'historical'")
+    if historical_first > historical_last:
+        problems.append(f"historical_first ({historical_first}) is after historical_last "
+                        f"({historical_last})")
+    if transient_start >= historical_first:
+        problems.append(f"transient_start ({transient_start}) must be before historical_first "
+                        f"({historical_first})")
+    if parameter_set == "posterior" and not param_file:
+        problems.append("param_file is required for the posterior parameter set")
+    params_path = None
+    if param_file:
+        try:
+            params_path = inside(roots.data, param_file, "param_file")
+            if not params_path.is_file():
+                problems.append(f"param_file: {params_path} does not exist")
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("invalid global-simulation parameters:\n  - "
+                             + "\n  - ".join(problems))
+    name = simulation_run_name(model, version, parameter_set, experiment, resolution)
+    raw = {
+        "name": name,
+        "description": f"Global simulation of {model}.{version}, {parameter_set} parameters, "
+                       f"{experiment}, submitted from the Prefect UI",
+        "resolution": resolution,
+        "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 42},
+        "periods": {"spinup_cycle": [1901, 1901], "transient_start": transient_start,
+                    "historical": [historical_first, historical_last]},
+        "spinup": {"mode": "accelerated", "analytic_cycles": min(2, spinup_max_cycles),
+                   "max_cycles": spinup_max_cycles, "consecutive": 1,
+                   "on_max_cycles": "continue"},
+        "models": [{"name": model, "version": version, "driver": driver,
+                    parameter_set: str(params_path) if params_path else None}],
+        "experiments": [parameter_set],
+        "simulations": [experiment],
+        "scheduler": {"backend": "local", "max_parallel": 2},
+        "run_root": str(roots.runs),
+    }
+    return _campaign_from_mapping(raw, roots.runs / ".uploads", "global-simulation")[0]
+
+
+# ----------------------------------------------------------------------------- campaign
+def campaign_config_names(config_dir: Path = CONFIG_DIR) -> tuple[str, ...]:
+    """Choices of the campaign form: configs/*.yaml (not the catalog or server profiles), and
+    the choice of pasting campaign YAML instead."""
+    names = sorted(p.stem for p in config_dir.glob("*.yaml")
+                   if p.stem != "references" and not p.stem.startswith("server"))
+    return (*names, UPLOADED)
+
+
+def _campaign_from_mapping(raw: dict, upload_dir: Path, what: str) -> tuple[Campaign, Path]:
+    """Validate a campaign mapping by writing it (atomically) and loading it like any file.
+
+    The file is kept (named by its content hash) so the run can be reproduced from it.
+    """
+    text = yaml.safe_dump(raw, sort_keys=False)
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = upload_dir / f"{what}-{digest}.yaml"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    try:
+        return load_campaign(path), path
+    except CampaignError as exc:
+        path.unlink(missing_ok=True)
+        raise ParameterError(str(exc)) from None
+
+
+UPLOADED = "uploaded-yaml"
+
+
+def validate_campaign(config: str, campaign_yaml: str, roots: Roots) -> Path:
+    """The campaign file to run: a config from configs/, or uploaded YAML checked against roots.
+
+    ``config`` is a campaign name from configs/ or ``"uploaded-yaml"``, in which case (and only
+    then) ``campaign_yaml`` holds the campaign. Returns the path of the validated campaign file.
+    """
+    has_yaml = bool(campaign_yaml and campaign_yaml.strip())
+    if (config == UPLOADED) != has_yaml:
+        raise ParameterError(
+            f"config {config!r} and campaign_yaml disagree: choose config {UPLOADED!r} and paste "
+            "the campaign into campaign_yaml, or choose a campaign from configs/ and leave "
+            "campaign_yaml empty")
+    if config != UPLOADED:
+        if config not in campaign_config_names():
+            raise ParameterError(f"config {config!r} is not one of {campaign_config_names()}")
+        path = CONFIG_DIR / f"{config}.yaml"
+        try:
+            load_campaign(path)
+        except CampaignError as exc:
+            raise ParameterError(str(exc)) from None
+        return path
+    try:
+        raw = yaml.safe_load(campaign_yaml)
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"campaign_yaml is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParameterError("campaign_yaml must be a YAML mapping of campaign fields")
+    # user-given paths: relative ones are taken relative to the data root, all must stay inside
+    # it (inputs) or the run root (outputs); the campaign file itself lands in the run root
+    for model in raw.get("models") or []:
+        if isinstance(model, dict):
+            for key in ("prior", "posterior"):
+                if model.get(key):
+                    model[key] = str(inside(roots.data, model[key], f"models[].{key}"))
+    forcing = raw.get("forcing")
+    if isinstance(forcing, dict) and forcing.get("crujra_dir"):
+        forcing["crujra_dir"] = str(inside(roots.data, forcing["crujra_dir"],
+                                           "forcing.crujra_dir"))
+    refs = raw.get("references")
+    if isinstance(refs, dict):
+        for key in ("catalog", "ilamb_root"):
+            if refs.get(key):
+                refs[key] = str(inside(roots.data, refs[key], f"references.{key}"))
+    raw["run_root"] = str(inside(roots.runs, raw.get("run_root") or ".", "run_root"))
+    return _campaign_from_mapping(raw, roots.runs / ".uploads", "campaign")[1]
+
+
+# ----------------------------------------------------------------------------- benchmark
+def validate_run_dir(run_dir: str, roots: Roots) -> Path:
+    """A finished run directory inside the run root, with its campaign and CalLMIP files."""
+    path = inside(roots.runs, run_dir, "run_dir")
+    if not (path / "campaign.yaml").is_file():
+        raise ParameterError(f"run_dir: {path} is not a run directory (no campaign.yaml)")
+    if not any((path / "callmip").glob("*/*.nc")):
+        raise ParameterError(f"run_dir: {path} has no CalLMIP files in callmip/: "
+                             "the simulation has not finished")
+    return path
