@@ -94,8 +94,16 @@ ExperimentName = Annotated[Literal["S3", "CO2only"], Field(
     title="Experiment", description="S3: CO2, climate, land use and N deposition vary; "
     "CO2only: only CO2 varies (climate recycled)")]
 ScenarioName = Annotated[Literal["historical", "ssp126", "ssp370", "ssp585"], Field(
-    title="Scenario", description="historical period, or a 2015-2100 SSP scenario "
-    "(SSP runs are not implemented by the pipeline yet: rejected at flow start)")]
+    title="Scenario", description="historical only, or also a 2015-2100 SSP run branching from "
+    "the S3 state at the end of 2014 (needs experiment S3 and a historical period including "
+    "2014)")]
+GcmName = Annotated[Literal["gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0",
+                            "ukesm1-0-ll"], Field(
+    title="Scenario GCM", description="ISIMIP3b GCM whose bias-adjusted climate drives the SSP "
+    "run (ignored for historical)")]
+ScenarioEnd = Annotated[int, Field(
+    ge=2015, le=2100, title="Last scenario year",
+    description="Last year of the SSP run (CalLMIP: 2100; shorter for a quick test)")]
 FirstYear = Annotated[int, Field(
     ge=1902, le=2024, title="First historical year",
     description="First year of the historical run (the transient runs up to it)")]
@@ -121,12 +129,18 @@ def validate_simulation(
     *, model: str, version: str, driver: str, parameter_set: str, param_file: str,
     resolution: float, experiment: str, scenario: str, historical_first: int,
     historical_last: int, transient_start: int, spinup_max_cycles: int, roots: Roots,
+    scenario_gcm: str = "gfdl-esm4", scenario_end: int = 2100,
 ) -> Campaign:
     """Build the one-model, one-parameter-set campaign of a global simulation, or refuse it."""
     problems = []
     if scenario != "historical":
-        problems.append(f"scenario {scenario!r}: SSP scenario runs are not implemented by the "
-                        "pipeline yet; choose 'historical'")
+        if experiment != "S3":
+            problems.append(f"scenario {scenario!r} branches from the S3 run: choose "
+                            f"experiment S3 (got {experiment!r})")
+        if not historical_first <= 2014 <= historical_last:
+            problems.append(f"scenario {scenario!r} starts from the S3 state at the end of 2014: "
+                            f"the historical period ({historical_first}-{historical_last}) "
+                            "must include 2014")
     if historical_first > historical_last:
         problems.append(f"historical_first ({historical_first}) is after historical_last "
                         f"({historical_last})")
@@ -147,6 +161,8 @@ def validate_simulation(
         raise ParameterError("invalid global-simulation parameters:\n  - "
                              + "\n  - ".join(problems))
     name = simulation_run_name(model, version, parameter_set, experiment, resolution)
+    if scenario != "historical":
+        name = f"{name}_{scenario}_{scenario_gcm}"
     raw = {
         "name": name,
         "description": f"Global simulation of {model}.{version}, {parameter_set} parameters, "
@@ -154,7 +170,8 @@ def validate_simulation(
         "resolution": resolution,
         "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 42},
         "periods": {"spinup_cycle": [1901, 1901], "transient_start": transient_start,
-                    "historical": [historical_first, historical_last]},
+                    "historical": [historical_first, historical_last],
+                    "scenario_end": scenario_end},
         "spinup": {"mode": "accelerated", "analytic_cycles": min(2, spinup_max_cycles),
                    "max_cycles": spinup_max_cycles, "consecutive": 1,
                    "on_max_cycles": "continue"},
@@ -162,6 +179,8 @@ def validate_simulation(
                     parameter_set: str(params_path) if params_path else None}],
         "experiments": [parameter_set],
         "simulations": [experiment],
+        **({"scenarios": [scenario], "scenario_gcms": [scenario_gcm]}
+           if scenario != "historical" else {}),
         "scheduler": {"backend": "local", "max_parallel": 2},
         "run_root": str(roots.runs),
     }

@@ -43,6 +43,7 @@ from flows.deploy_params import (
     Driver,
     ExperimentName,
     FirstYear,
+    GcmName,
     LastYear,
     ModelName,
     ModelVersion,
@@ -50,6 +51,7 @@ from flows.deploy_params import (
     ParamFile,
     Resolution,
     Roots,
+    ScenarioEnd,
     ScenarioName,
     SpinupCycles,
     TransientStart,
@@ -104,6 +106,8 @@ def global_simulation(
     resolution: Resolution = 2,
     experiment: ExperimentName = "S3",
     scenario: ScenarioName = "historical",
+    scenario_gcm: GcmName = "gfdl-esm4",
+    scenario_end: ScenarioEnd = 2100,
     historical_first: FirstYear = 2004,
     historical_last: LastYear = 2005,
     transient_start: TransientStart = 1995,
@@ -125,8 +129,10 @@ def global_simulation(
             params/CELM-A_posterior.json. Empty: the driver's default prior.
         resolution: Model grid in degrees: 0.5, 1 or 2.
         experiment: S3 (CO2, climate, land use, N deposition vary) or CO2only (only CO2 varies).
-        scenario: historical, or an SSP scenario (SSP runs are not implemented by the pipeline
-            yet and are refused at flow start).
+        scenario: historical only, or also a 2015-2100 SSP run from the S3 state at the end of
+            2014 (needs experiment S3 and a historical period including 2014).
+        scenario_gcm: ISIMIP3b GCM whose climate drives the SSP run.
+        scenario_end: Last year of the SSP run (CalLMIP: 2100).
         historical_first: First year of the historical run.
         historical_last: Last year of the historical run.
         transient_start: First year of the transient from the spun-up state (TRENDY: 1851).
@@ -140,6 +146,7 @@ def global_simulation(
     campaign = validate_simulation(
         model=model, version=version, driver=driver, parameter_set=parameter_set,
         param_file=param_file, resolution=resolution, experiment=experiment, scenario=scenario,
+        scenario_gcm=scenario_gcm, scenario_end=scenario_end,
         historical_first=historical_first, historical_last=historical_last,
         transient_start=transient_start, spinup_max_cycles=spinup_max_cycles, roots=roots,
     )

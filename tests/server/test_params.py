@@ -107,7 +107,9 @@ def test_valid_simulation_builds_a_one_member_campaign(roots):
 
 @pytest.mark.parametrize("kw, words", [
     ({"parameter_set": "posterior"}, "param_file is required"),
-    ({"scenario": "ssp585"}, "not implemented"),
+    ({"scenario": "ssp585"}, "must include 2014"),
+    ({"scenario": "ssp585", "experiment": "CO2only", "historical_first": 2010,
+      "historical_last": 2014}, "choose experiment S3"),
     ({"historical_first": 2006}, "after historical_last"),
     ({"transient_start": 2004}, "must be before historical_first"),
     ({"param_file": "params/missing.json"}, "does not exist"),
@@ -118,6 +120,13 @@ def test_invalid_simulation_is_refused_before_anything_exists(roots, kw, words):
     with pytest.raises(ParameterError, match=re.escape(words)):
         sim(roots, **kw)
     assert not any(p.name.startswith("sim_") for p in roots.runs.glob("*"))
+
+
+def test_ssp_simulation_adds_the_scenario_run_from_2014(roots):
+    c = sim(roots, scenario="ssp370", scenario_gcm="ukesm1-0-ll", scenario_end=2030,
+            historical_first=2010, historical_last=2014, transient_start=2005)
+    assert c.scenarios == ["ssp370"] and c.scenario_gcms == ["ukesm1-0-ll"]
+    assert c.periods.scenario_end == 2030 and c.name.endswith("_ssp370_ukesm1-0-ll")
 
 
 def test_campaign_config_and_yaml_must_agree(roots):
