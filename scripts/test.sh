@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv run ruff check .
-uv run pytest "$@"
+# A fixed hypothesis seed makes CI reproducible (a red CI must be a real, repeatable failure);
+# `make test-fast` and plain `uv run pytest` keep exploring new random examples locally.
+uv run pytest --hypothesis-seed=0 "$@"

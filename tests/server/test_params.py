@@ -56,10 +56,22 @@ def test_campaign_schema_lists_configs():
 @given(st.text(max_size=40))
 @settings(max_examples=300, deadline=None)
 def test_rel_path_pattern_never_admits_traversal_or_shell(text):
-    if re.match(REL_PATH, text):
+    # fullmatch: the server (Rust regex) and the UI (JavaScript) anchor '$' at the very end;
+    # Python's re.match would let '$' match before a trailing newline
+    if re.fullmatch(REL_PATH, text):
         assert not text.startswith("/")
         assert ".." not in text.split("/")
         assert not set(text) & set(";|&$`<>(){}*?!'\" \\\n\t~")
+
+
+@pytest.mark.parametrize("bad", ["0\n", "params/p.json\n", "a\nb", "../x", "x;y"])
+def test_param_file_field_refuses_newlines_as_the_server_does(bad):
+    from pydantic import TypeAdapter, ValidationError
+
+    from flows.deploy_params import ParamFile
+
+    with pytest.raises(ValidationError):
+        TypeAdapter(ParamFile).validate_python(bad)
 
 
 @pytest.mark.parametrize("good", ["params/CELM-A_posterior.json", "x.json", "a/b/c.d.json"])
