@@ -1,8 +1,9 @@
 """DALEC-style carbon pools: the daily update and the semi-analytic steady state.
 
 Contract: :func:`carbon_step` is a branch-free jitable function of one day (scalars in the kernel,
-arrays on the numpy path); :func:`steady_state_pools` is plain numpy over land cells. Carbon in
-gC m-2, fluxes in gC m-2 d-1, rates in d-1.
+arrays on the numpy path) in float64, so the pools' budget closes to float64 round-off;
+:func:`decomposition_scalar` is float32 physics; :func:`steady_state_pools` is plain numpy over
+land cells. Carbon in gC m-2, fluxes in gC m-2 d-1, rates in d-1.
 
 Pools (Williams et al. 2005; Bloom & Williams 2015, DALEC2): labile, foliage, roots, wood, litter,
 soil organic matter (SOM). Autotrophic respiration is a fixed fraction ``f_auto`` of GPP; NPP is
@@ -37,14 +38,14 @@ from celm.constants import (
     LEAF_FALL_MAX,
     LEAF_RESORPTION,
 )
-from celm.mathfn import exp_bounded, ramp
+from celm.mathfn import exp_bounded, f32, ramp
 
 
 @register_jitable(inline="always")
 def decomposition_scalar(tsoil_k, theta_rel, ln_q10):
-    """Environmental modifier of litter and SOM turnover (1 at 10 C and field capacity)."""
-    f_t = exp_bounded(ln_q10 * (tsoil_k - 283.15) * 0.1)
-    return f_t * (DECOMP_DRY + (1.0 - DECOMP_DRY) * theta_rel)
+    """Environmental modifier of litter and SOM turnover (1 at 10 C and field capacity), float32."""
+    f_t = exp_bounded(ln_q10 * (tsoil_k - f32(283.15)) * f32(0.1))
+    return f_t * (f32(DECOMP_DRY) + f32(1.0 - DECOMP_DRY) * theta_rel)
 
 
 @register_jitable(inline="always")

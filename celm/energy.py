@@ -3,7 +3,8 @@
 Contract: branch-free jitable functions of daily means (scalars in the kernel, arrays on the numpy
 path), except :func:`aerodynamic_coefficient`, which is plain numpy (it needs ``np.log``) and is
 evaluated once per block of days outside the kernel. SI units: K or deg C as named, Pa, W m-2,
-m s-1.
+m s-1. Float32 physics (constants written ``f32(...)``, see :mod:`celm.mathfn`), except
+:func:`energy_partition`, which closes the budget in float64.
 
 Scheme (Monteith & Unsworth 2013, ch. 11-13): evaporative fluxes come from the Penman-Monteith
 equation driven by the *isothermal* net radiation (net radiation if the surface were at air
@@ -34,7 +35,7 @@ from celm.constants import (
     Z0_FOREST,
     Z0_SOIL,
 )
-from celm.mathfn import exp_bounded
+from celm.mathfn import exp_bounded, f32
 
 
 @register_jitable(inline="always")
@@ -44,13 +45,13 @@ def daytime_temperature(tas_c, tasmax_c, tasmin_c):
     The mean of a sine over its positive half-period is 2/pi of its amplitude, and the amplitude is
     half the diurnal range: T_day = T_mean + (Tmax - Tmin) / pi.
     """
-    return tas_c + np.maximum(tasmax_c - tasmin_c, 0.0) * (1.0 / np.pi)
+    return tas_c + np.maximum(tasmax_c - tasmin_c, f32(0.0)) * f32(1.0 / np.pi)
 
 
 @register_jitable(inline="always")
 def esat_denominator(tc):
     """The denominator T + 237.3 of the Tetens/Magnus formula (T clipped at -90 C)."""
-    return np.maximum(tc, -90.0) + 237.3
+    return np.maximum(tc, f32(-90.0)) + f32(237.3)
 
 
 @register_jitable(inline="always")
@@ -60,32 +61,32 @@ def saturation_vapour_pressure(tc, inv_den):
     Tetens/Magnus form and its derivative (Allen et al. 1998, FAO-56 eqs. 11 and 13);
     ``inv_den`` = 1 / esat_denominator(tc). Returns ``(es, slope)``.
     """
-    es = 610.8 * exp_bounded(17.27 * np.maximum(tc, -90.0) * inv_den)
-    return es, 4098.0 * es * inv_den * inv_den
+    es = f32(610.8) * exp_bounded(f32(17.27) * np.maximum(tc, f32(-90.0)) * inv_den)
+    return es, f32(4098.0) * es * inv_den * inv_den
 
 
 @register_jitable(inline="always")
 def vapour_pressure_denominator(huss):
     """0.622 + 0.378 q, so that e = q p / (0.622 + 0.378 q)."""
-    return 0.622 + 0.378 * huss
+    return f32(0.622) + f32(0.378) * huss
 
 
 @register_jitable(inline="always")
 def latent_heat_vaporisation(tc):
     """Latent heat of vaporisation (J kg-1), linear in temperature (Henderson-Sellers 1984 fit)."""
-    return 2.501e6 - 2361.0 * tc
+    return f32(2.501e6) - f32(2361.0) * tc
 
 
 @register_jitable(inline="always")
 def air_density_denominator(tk, huss):
     """R_d T_v, so that the moist-air density is p / (R_d T_v) (kg m-3)."""
-    return R_DRY_AIR * tk * (1.0 + 0.608 * huss)
+    return f32(R_DRY_AIR) * tk * (f32(1.0) + f32(0.608) * huss)
 
 
 @register_jitable(inline="always")
 def penman_numerator(avail, vpd, ga, delta, rho):
     """Delta A + rho cp D ga (W m-2 Pa K-1), the numerator shared by the Penman equations."""
-    return delta * avail + rho * CP_AIR * vpd * ga
+    return delta * avail + rho * f32(CP_AIR) * vpd * ga
 
 
 @register_jitable(inline="always")
@@ -112,43 +113,43 @@ def surface_albedo(fcov, top_wetness, snow_cover):
 
     Snow shows through a canopy only partly (half of the covered fraction is masked).
     """
-    soil = ALBEDO_SOIL_DRY + (ALBEDO_SOIL_WET - ALBEDO_SOIL_DRY) * top_wetness
-    snow_free = fcov * ALBEDO_VEG + (1.0 - fcov) * soil
-    visible_snow = snow_cover * (1.0 - 0.5 * fcov)
-    return snow_free + (ALBEDO_SNOW - snow_free) * visible_snow
+    soil = f32(ALBEDO_SOIL_DRY) + f32(ALBEDO_SOIL_WET - ALBEDO_SOIL_DRY) * top_wetness
+    snow_free = fcov * f32(ALBEDO_VEG) + (f32(1.0) - fcov) * soil
+    visible_snow = snow_cover * (f32(1.0) - f32(0.5) * fcov)
+    return snow_free + (f32(ALBEDO_SNOW) - snow_free) * visible_snow
 
 
 @register_jitable(inline="always")
-def isothermal_net_radiation(rsds, rlds, albedo, tk):
-    """Net radiation (W m-2) of a surface at air temperature ``tk``."""
-    emitted = STEFAN_BOLTZMANN * ((tk * tk) * (tk * tk))
-    return rsds * (1.0 - albedo) + SURFACE_EMISSIVITY * (rlds - emitted)
+def isothermal_net_radiation(sw_net, rlds, tk):
+    """Net radiation (W m-2) of a surface at air temperature ``tk``; sw_net = SW (1 - albedo)."""
+    emitted = f32(STEFAN_BOLTZMANN) * ((tk * tk) * (tk * tk))
+    return sw_net + f32(SURFACE_EMISSIVITY) * (rlds - emitted)
 
 
 @register_jitable(inline="always")
 def radiative_conductance_coef(tk):
     """d(emitted longwave)/dT = 4 eps sigma T^3 (W m-2 K-1)."""
-    return 4.0 * SURFACE_EMISSIVITY * STEFAN_BOLTZMANN * tk * tk * tk
+    return f32(4.0 * SURFACE_EMISSIVITY * STEFAN_BOLTZMANN) * tk * tk * tk
 
 
 @register_jitable(inline="always")
 def energy_partition_denominator(rho, ga, tk):
     """rho cp ga + 4 eps sigma T^3 (W m-2 K-1): sensible plus radiative conductance."""
-    return rho * CP_AIR * ga + radiative_conductance_coef(tk)
+    return rho * f32(CP_AIR) * ga + radiative_conductance_coef(tk)
 
 
 @register_jitable(inline="always")
-def energy_partition(rsds, rlds, albedo, tk, rn_iso, le, g, inv_den):
-    """Surface temperature and the closed partition.
+def energy_partition(sw_net, rlds, tk, rn_iso, le, g, inv_den):
+    """Surface temperature and the closed partition, in float64.
 
-    ``inv_den`` = 1 / :func:`energy_partition_denominator`. Returns ``(ts, rnet, h)`` with
-    rnet - le - g - h == 0 to round-off: Ts from the linearised balance, Rnet with the full
-    Stefan-Boltzmann term, H as the residual.
+    ``sw_net`` = rsds (1 - albedo); ``inv_den`` = 1 / :func:`energy_partition_denominator`;
+    ``le`` and ``g`` are the float64 fluxes that also leave the water and soil-heat budgets.
+    Returns ``(ts, rnet, h)`` with rnet - le - g - h == 0 to float64 round-off: Ts from the
+    linearised balance, Rnet with the full Stefan-Boltzmann term, H as the residual. Float64
+    because H is a small difference of large terms and the closure is tested to 1e-9.
     """
     ts = tk + (rn_iso - le - g) * inv_den
-    rnet = rsds * (1.0 - albedo) + SURFACE_EMISSIVITY * (
-        rlds - STEFAN_BOLTZMANN * ((ts * ts) * (ts * ts))
-    )
+    rnet = sw_net + SURFACE_EMISSIVITY * (rlds - STEFAN_BOLTZMANN * ((ts * ts) * (ts * ts)))
     h = rnet - le - g
     return ts, rnet, h
 
@@ -156,7 +157,7 @@ def energy_partition(rsds, rlds, albedo, tk, rn_iso, le, g, inv_den):
 @register_jitable(inline="always")
 def canopy_cover(lai, k_ext):
     """Fraction of light absorbed by the canopy (= fAPAR, Beer's law) and of ground it shades."""
-    return 1.0 - exp_bounded(-k_ext * lai)
+    return f32(1.0) - exp_bounded(f32(-k_ext) * lai)
 
 
 def aerodynamic_coefficient(c_wood: np.ndarray) -> np.ndarray:

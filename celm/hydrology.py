@@ -1,8 +1,10 @@
 """Snow, canopy interception and the two-layer soil water bucket.
 
 Contract: branch-free jitable functions over one day (scalars in the kernel, arrays on the numpy
-path). Water in mm (= kg m-2), fluxes in mm d-1. Every outflow is limited by the stock it drains
-*before* it is applied, so stores never go negative and
+path), in float64: they move water between stores, and the budget is tested to 1e-9 (the
+evaporative demands come from the float32 physics). Water in mm (= kg m-2), fluxes in mm d-1.
+Every outflow is limited by the stock it drains *before* it is applied, so stores never go
+negative and
 d(SWE + W_top + W_sub) = P - ET - runoff holds to round-off every step.
 
 Layers: a top layer of 0.1 m (field capacity 30 mm, wilting point 10 mm, air-dry 5 mm) feeds bare-
@@ -31,7 +33,7 @@ from celm.constants import (
     W1_RES,
     W1_WP,
 )
-from celm.mathfn import ramp
+from celm.mathfn import f32, ramp
 
 
 @register_jitable(inline="always")
@@ -52,8 +54,8 @@ def snow_update(swe, precip, tas_c):
 
 @register_jitable(inline="always")
 def snow_cover_denominator(swe):
-    """swe + 10 mm, see :func:`snow_cover_fraction`."""
-    return swe + SWE_COVER_HALF
+    """swe + 10 mm, see :func:`snow_cover_fraction` (float32 physics)."""
+    return swe + f32(SWE_COVER_HALF)
 
 
 @register_jitable(inline="always")
@@ -71,8 +73,10 @@ def relative_available_water(w1, w2, w2_wp, capacity):
 
 @register_jitable(inline="always")
 def top_wetness(w1):
-    """Top-layer wetness in [0, 1] between air-dry and field capacity."""
-    return np.minimum(np.maximum((w1 - W1_RES) / (W1_FC - W1_RES), 0.0), 1.0)
+    """Top-layer wetness in [0, 1] between air-dry and field capacity (float32 physics)."""
+    return np.minimum(
+        np.maximum((w1 - f32(W1_RES)) * f32(1.0 / (W1_FC - W1_RES)), f32(0.0)), f32(1.0)
+    )
 
 
 @register_jitable(inline="always")

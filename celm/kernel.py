@@ -13,16 +13,23 @@ have the same signature and effect:
 - ``acc``: float64 (NDIAG, ncell); each day's diagnostics are *added* to it (the caller divides
   by the number of days for period means).
 
-Speed (why the kernel looks the way it does): the cell loop is the model's hot spot, about 5.5
+Speed (why the kernel looks the way it does): the cell loop is the model's hot spot, about 8.6
 million cell-days per simulated year at 1 degree. Its body is branch-free and free of libm calls
-(see :mod:`celm.mathfn`), so LLVM vectorises it, 4 cells per AVX2 instruction, provided that
+(see :mod:`celm.mathfn`), so LLVM vectorises it. The body is long (over a thousand instructions)
+and its dependency chains are long, so the out-of-order core cannot overlap consecutive
+iterations much: the loop is bound by latency, and what pays is more cells per instruction.
+The physics is float32 (see :mod:`celm.step`), so the loop is vectorised 8 cells wide
+(:data:`VECTOR_WIDTH`; one AVX2 register of float32, two of float64 for the budgets), which LLVM
+would not choose by itself (it sizes vectors by the widest type in the loop). That needs
 
 1. indices are unsigned (numba's negative-index wrap-around on signed indices makes addresses
    non-affine and defeats the vectoriser), and
 2. LLVM may emit enough run-time checks that the ~40 rows of ``state``/``acc``/``forcing`` do
    not overlap: numba cannot tell LLVM that its array arguments never alias, and LLVM's default
    budget (8 checks) is far too small. :func:`_allow_alias_checks` raises it before compiling.
-   The checks run once per chunk and day, not per cell.
+   The checks run once per chunk and day, not per cell;
+3. the vector width is forced while (and only while) the kernel is compiled
+   (:func:`_compile_options`).
 
 Cells are processed in chunks of :data:`CHUNK` so a chunk's state and accumulators stay in cache
 while the days of the block go by.
@@ -37,6 +44,7 @@ kernel with :func:`run_block_numpy` (which always runs the current source).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -65,83 +73,115 @@ FORCING_VARS: tuple[str, ...] = (
     "sfcWind",
 )
 NFORCING = len(FORCING_VARS)
-CHUNK = 512
+#: cells per chunk (see :func:`_run_block_jit`)
+CHUNK = 128
+#: row stride of the chunk's scratch block: one cache line more than CHUNK, because rows a power
+#: of two apart map to the same few L1 cache sets and evict each other
+ROW = CHUNK + 8
 #: LLVM's run-time alias-check budgets (defaults 8 and 128); see the module docstring
 _ALIAS_CHECK_BUDGET = 100_000
+#: cells per vector iteration on AVX2 hosts (0: LLVM's own choice elsewhere)
+VECTOR_WIDTH = 8
 
 
 @register_jitable(inline="always")
-def _cell(p, state, forcing, daylen, ga_coef, co2, acc, d, c):  # pragma: no cover - compiled
-    """One cell-day: load the state, step, store the state, accumulate the diagnostics."""
+def _cell(p, work, forcing, daylen, ga_coef, co2, d, c0, i):  # pragma: no cover - compiled
+    """One cell-day of cell ``c0 + i``: state from ``work``, step, state back, diagnostics added.
+
+    ``work`` is the chunk's scratch block (see :func:`_run_block_jit`): row ``k`` of the state at
+    ``k * ROW``, row ``k`` of the accumulators at ``(NSTATE + k) * ROW``.
+    """
+    c = c0 + i
     s0 = (
-        state[0, c], state[1, c], state[2, c], state[3, c],
-        state[4, c], state[5, c], state[6, c], state[7, c],
-        state[8, c], state[9, c], state[10, c],
-    )
+        work[0 * ROW + i], work[1 * ROW + i], work[2 * ROW + i], work[3 * ROW + i],
+        work[4 * ROW + i], work[5 * ROW + i], work[6 * ROW + i], work[7 * ROW + i],
+        work[8 * ROW + i], work[9 * ROW + i], work[10 * ROW + i],
+    )  # fmt: skip
     new, dg = cell_step(
         p,
         s0,
-        np.float64(forcing[d, 0, c]),
-        np.float64(forcing[d, 1, c]),
-        np.float64(forcing[d, 2, c]),
-        np.float64(forcing[d, 3, c]),
-        np.float64(forcing[d, 4, c]),
-        np.float64(forcing[d, 5, c]),
-        np.float64(forcing[d, 6, c]),
-        np.float64(forcing[d, 7, c]),
-        np.float64(forcing[d, 8, c]),
-        np.float64(daylen[d, c]),
+        forcing[d, 0, c],
+        forcing[d, 1, c],
+        forcing[d, 2, c],
+        forcing[d, 3, c],
+        forcing[d, 4, c],
+        forcing[d, 5, c],
+        forcing[d, 6, c],
+        forcing[d, 7, c],
+        forcing[d, 8, c],
+        daylen[d, c],
         ga_coef[c],
         co2,
     )
-    state[0, c] = new[0]
-    state[1, c] = new[1]
-    state[2, c] = new[2]
-    state[3, c] = new[3]
-    state[4, c] = new[4]
-    state[5, c] = new[5]
-    state[6, c] = new[6]
-    state[7, c] = new[7]
-    state[8, c] = new[8]
-    state[9, c] = new[9]
-    state[10, c] = new[10]
-    acc[0, c] += dg[0]
-    acc[1, c] += dg[1]
-    acc[2, c] += dg[2]
-    acc[3, c] += dg[3]
-    acc[4, c] += dg[4]
-    acc[5, c] += dg[5]
-    acc[6, c] += dg[6]
-    acc[7, c] += dg[7]
-    acc[8, c] += dg[8]
-    acc[9, c] += dg[9]
-    acc[10, c] += dg[10]
-    acc[11, c] += dg[11]
-    acc[12, c] += dg[12]
-    acc[13, c] += dg[13]
-    acc[14, c] += dg[14]
-    acc[15, c] += dg[15]
-    acc[16, c] += dg[16]
-    acc[17, c] += dg[17]
-    acc[18, c] += dg[18]
-    acc[19, c] += dg[19]
-    acc[20, c] += dg[20]
-    acc[21, c] += dg[21]
-    acc[22, c] += dg[22]
-    acc[23, c] += dg[23]
-    acc[24, c] += dg[24]
-    acc[25, c] += dg[25]
+    work[0 * ROW + i] = new[0]
+    work[1 * ROW + i] = new[1]
+    work[2 * ROW + i] = new[2]
+    work[3 * ROW + i] = new[3]
+    work[4 * ROW + i] = new[4]
+    work[5 * ROW + i] = new[5]
+    work[6 * ROW + i] = new[6]
+    work[7 * ROW + i] = new[7]
+    work[8 * ROW + i] = new[8]
+    work[9 * ROW + i] = new[9]
+    work[10 * ROW + i] = new[10]
+    work[(NSTATE + 0) * ROW + i] += dg[0]
+    work[(NSTATE + 1) * ROW + i] += dg[1]
+    work[(NSTATE + 2) * ROW + i] += dg[2]
+    work[(NSTATE + 3) * ROW + i] += dg[3]
+    work[(NSTATE + 4) * ROW + i] += dg[4]
+    work[(NSTATE + 5) * ROW + i] += dg[5]
+    work[(NSTATE + 6) * ROW + i] += dg[6]
+    work[(NSTATE + 7) * ROW + i] += dg[7]
+    work[(NSTATE + 8) * ROW + i] += dg[8]
+    work[(NSTATE + 9) * ROW + i] += dg[9]
+    work[(NSTATE + 10) * ROW + i] += dg[10]
+    work[(NSTATE + 11) * ROW + i] += dg[11]
+    work[(NSTATE + 12) * ROW + i] += dg[12]
+    work[(NSTATE + 13) * ROW + i] += dg[13]
+    work[(NSTATE + 14) * ROW + i] += dg[14]
+    work[(NSTATE + 15) * ROW + i] += dg[15]
+    work[(NSTATE + 16) * ROW + i] += dg[16]
+    work[(NSTATE + 17) * ROW + i] += dg[17]
+    work[(NSTATE + 18) * ROW + i] += dg[18]
+    work[(NSTATE + 19) * ROW + i] += dg[19]
+    work[(NSTATE + 20) * ROW + i] += dg[20]
+    work[(NSTATE + 21) * ROW + i] += dg[21]
+    work[(NSTATE + 22) * ROW + i] += dg[22]
+    work[(NSTATE + 23) * ROW + i] += dg[23]
+    work[(NSTATE + 24) * ROW + i] += dg[24]
+    work[(NSTATE + 25) * ROW + i] += dg[25]
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
 def _run_block_jit(p, state, forcing, daylen, ga_coef, co2, acc):  # pragma: no cover - compiled
+    """Chunks of cells; per chunk, state and accumulators live in one scratch block.
+
+    Why the scratch block: its rows sit at compile-time-constant offsets (multiples of CHUNK) of
+    one array, so LLVM can prove that the ~37 rows the cell loop writes never overlap, and needs
+    no run-time alias checks among them (with rows of ``state`` and ``acc`` at a run-time stride
+    it must check every pair on every entry to the loop, which dominated small chunks). The block
+    (37 x CHUNK float64) also stays in the L1/L2 cache while the days of the block go by.
+    """
     ndays = forcing.shape[0]
     ncell = state.shape[1]
+    work = np.empty((NSTATE + NDIAG) * ROW, dtype=np.float64)
     for c0 in range(0, ncell, CHUNK):
-        c1 = min(c0 + CHUNK, ncell)
+        n = min(CHUNK, ncell - c0)
+        for k in range(NSTATE):
+            for i in range(n):
+                work[k * ROW + i] = state[k, c0 + i]
+        for k in range(NDIAG):
+            for i in range(n):
+                work[(NSTATE + k) * ROW + i] = 0.0
         for d in range(ndays):
-            for c in range(c0, c1):
-                _cell(p, state, forcing, daylen, ga_coef, co2, acc, np.uint64(d), np.uint64(c))
+            for i in range(np.uint64(n)):
+                _cell(p, work, forcing, daylen, ga_coef, co2, np.uint64(d), np.uint64(c0), i)
+        for k in range(NSTATE):
+            for i in range(n):
+                state[k, c0 + i] = work[k * ROW + i]
+        for k in range(NDIAG):
+            for i in range(n):
+                acc[k, c0 + i] += work[(NSTATE + k) * ROW + i]
 
 
 def _allow_alias_checks() -> None:
@@ -152,6 +192,31 @@ def _allow_alias_checks() -> None:
     """
     llvm.set_option("", f"-runtime-memory-check-threshold={_ALIAS_CHECK_BUDGET}")
     llvm.set_option("", f"-vectorize-memory-check-threshold={_ALIAS_CHECK_BUDGET}")
+
+
+def _host_vector_width() -> int:
+    """8 where the host has AVX2 (8 float32 per register), else LLVM's own choice (0)."""
+    return VECTOR_WIDTH if "+avx2" in llvm.get_host_cpu_features().flatten() else 0
+
+
+@contextlib.contextmanager
+def _compile_options():
+    """LLVM options for compiling the kernel; the forced vector width is reset afterwards.
+
+    The alias-check budgets only enlarge what the vectoriser may do and stay set. The vector
+    width is process-wide in LLVM, so it is set just around the kernel's first call (when numba
+    compiles it or loads it from the cache) and put back, so other numba code in the same
+    process (e.g. the regridder) keeps LLVM's own choice.
+    """
+    _allow_alias_checks()
+    if _run_block_jit.signatures:
+        yield
+        return
+    llvm.set_option("", f"-force-vector-width={_host_vector_width()}")
+    try:
+        yield
+    finally:
+        llvm.set_option("", "-force-vector-width=0")
 
 
 def _check_block(state, forcing, daylen, ga_coef, acc) -> None:
@@ -231,15 +296,14 @@ def run_block(p, state, forcing, daylen, ga_coef, co2, acc) -> None:
     """Numba kernel; see the module docstring."""
     _check_block(state, forcing, daylen, ga_coef, acc)
     _fresh_kernel_cache()
-    _allow_alias_checks()
-    _run_block_jit(p, state, forcing, daylen, ga_coef, float(co2), acc)
+    with _compile_options():
+        _run_block_jit(p, state, forcing, daylen, ga_coef, float(co2), acc)
 
 
 def run_block_numpy(p, state, forcing, daylen, ga_coef, co2, acc) -> None:
     """Plain-numpy reference of :func:`run_block`: the same ``cell_step`` on arrays of cells."""
     _check_block(state, forcing, daylen, ga_coef, acc)
-    f = forcing.astype(np.float64)
-    dl = daylen.astype(np.float64)
+    f, dl = forcing, daylen  # float32, as the kernel reads them
     for d in range(f.shape[0]):
         new, dg = cell_step(
             p, tuple(state), *(f[d, k] for k in range(NFORCING)), dl[d], ga_coef, float(co2)

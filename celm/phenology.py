@@ -1,6 +1,7 @@
 """Phenology: the growing-season index that drives leaf-out and leaf fall, and day length.
 
-Contract: :func:`growing_season_index` is a branch-free jitable function of one day's climate;
+Contract: :func:`daily_gsi` (float32, one day's climate) and :func:`relax_gsi` (float64, the
+state update) are branch-free jitable functions;
 :func:`day_length` is plain numpy (it needs trigonometry) and is evaluated outside the kernel for
 a block of days, since it depends only on latitude and day of year.
 
@@ -26,18 +27,23 @@ from celm.constants import (
     GSI_VPD_HI,
     GSI_VPD_LO,
 )
-from celm.mathfn import ramp
+from celm.mathfn import f32, ramp32
 
 
 @register_jitable(inline="always")
-def growing_season_index(gsi_prev, tasmin_c, daylength_h, vpd_day, water_stress):
-    """Updated running-mean GSI in [0, 1]."""
-    raw = (
-        ramp(tasmin_c, GSI_TMIN_LO, GSI_TMIN_HI)
-        * ramp(daylength_h, GSI_PHOTO_LO, GSI_PHOTO_HI)
-        * (1.0 - ramp(vpd_day, GSI_VPD_LO, GSI_VPD_HI))
+def daily_gsi(tasmin_c, daylength_h, vpd_day, water_stress):
+    """The day's (unsmoothed) GSI in [0, 1], float32."""
+    return (
+        ramp32(tasmin_c, GSI_TMIN_LO, GSI_TMIN_HI)
+        * ramp32(daylength_h, GSI_PHOTO_LO, GSI_PHOTO_HI)
+        * (f32(1.0) - ramp32(vpd_day, GSI_VPD_LO, GSI_VPD_HI))
         * water_stress
     )
+
+
+@register_jitable(inline="always")
+def relax_gsi(gsi_prev, raw):
+    """The running-mean GSI after one day: relaxation towards ``raw`` (float64, a state)."""
     return gsi_prev + (raw - gsi_prev) * (1.0 / GSI_DAYS)
 
 

@@ -1,8 +1,10 @@
 """GPP by the P-model light-use efficiency (Wang et al. 2017; Stocker et al. 2020).
 
 Contract: pure, branch-free functions of daily climate (scalars inside the numba kernel, arrays of
-land cells on the numpy path); no state. Units: temperature deg C, pressures Pa, CO2 ppm, PPFD
-mol m-2 d-1, light-use efficiency gC mol-1 photons.
+land cells on the numpy path); no state. Float32 (see :mod:`celm.mathfn`): inputs, ``co2_ppm``
+and the parameters are expected as float32, constants are written ``f32(...)``. Units:
+temperature deg C, pressures Pa, CO2 ppm, PPFD mol m-2 d-1, light-use efficiency gC mol-1
+photons.
 
 Why our own implementation rather than PyPI ``pyrealm``? The formulation is the same published
 one (Prentice et al. 2014 optimal chi, Wang et al. 2017 Jmax limitation with c* = 0.41, Bernacchi
@@ -44,7 +46,7 @@ from celm.constants import (
     VOGEL_B,
     VOGEL_C,
 )
-from celm.mathfn import exp_bounded, pow_two_thirds_unit, reciprocals2
+from celm.mathfn import exp_bounded, f32, pow_two_thirds_unit, reciprocals2
 
 
 @register_jitable(inline="always")
@@ -54,13 +56,13 @@ def quantum_yield_temperature(tc):
     0.352 + 0.022 T - 3.4e-4 T^2 (T in deg C), floored at 0: it vanishes below about -13 C,
     which is what switches photosynthesis off in the cold.
     """
-    return np.maximum(0.352 + 0.022 * tc - 3.4e-4 * tc * tc, 0.0)
+    return np.maximum(f32(0.352) + f32(0.022) * tc - f32(3.4e-4) * tc * tc, f32(0.0))
 
 
 @register_jitable(inline="always")
 def pmodel_leaf_temperature(tc):
     """Temperature (K) at which the P-model is evaluated: ``tc`` clipped to -20..50 C."""
-    return np.minimum(np.maximum(tc, PMODEL_TC_MIN), PMODEL_TC_MAX) + 273.15
+    return np.minimum(np.maximum(tc, f32(PMODEL_TC_MIN)), f32(PMODEL_TC_MAX)) + f32(273.15)
 
 
 @register_jitable(inline="always")
@@ -79,34 +81,36 @@ def pmodel_lue(tk, inv_tk, inv_tk_vogel, inv_vpd, co2_ppm, patm, kphio, beta):
     chi = G + (1 - G) rho / (1 + rho); then m = (chi - G) / (chi + 2G) = N / (N + 3G(1 + rho))
     with N = (1 - G) rho, and 1 - chi = (1 - G) / (1 + rho).
     """
-    t = tk - 273.15
+    t = tk - f32(273.15)
     # Arrhenius exponent relative to 25 C, shared by Gamma*, Kc and Ko (Bernacchi et al. 2001):
     # (tk - 298.15) / (298.15 R tk) = (1/298.15 - 1/tk) / R
-    arr = (1.0 / 298.15 - inv_tk) * (1.0 / R_GAS)
-    e_gamma = exp_bounded(GAMMA_STAR_HA * arr)
-    gamma_star = GAMMA_STAR_25 * (1.0 / P_STANDARD) * patm * e_gamma
-    kc = KC_25 * exp_bounded(KC_HA * arr)
-    inv_ko = exp_bounded(-KO_HA * arr) * (1.0 / KO_25)
-    kmm = kc * (1.0 + O2_MOLE_FRACTION * patm * inv_ko)
+    arr = (f32(1.0 / 298.15) - inv_tk) * f32(1.0 / R_GAS)
+    e_gamma = exp_bounded(f32(GAMMA_STAR_HA) * arr)
+    gamma_star = f32(GAMMA_STAR_25 / P_STANDARD) * patm * e_gamma
+    kc = f32(KC_25) * exp_bounded(f32(KC_HA) * arr)
+    inv_ko = exp_bounded(f32(-KO_HA) * arr) * f32(1.0 / KO_25)
+    kmm = kc * (f32(1.0) + f32(O2_MOLE_FRACTION) * patm * inv_ko)
     # 1 / viscosity of water relative to 25 C (Vogel equation)
-    inv_eta_star = exp_bounded(VOGEL_B / (298.15 - VOGEL_C) - VOGEL_B * inv_tk_vogel)
+    inv_eta_star = exp_bounded(f32(VOGEL_B / (298.15 - VOGEL_C)) - f32(VOGEL_B) * inv_tk_vogel)
     # xi^2 = beta (K + Gamma*) / (1.6 eta*)  (Prentice et al. 2014)
-    xi_sq = beta * (1.0 / 1.6) * (kmm + gamma_star) * inv_eta_star
+    xi_sq = beta * f32(1.0 / 1.6) * (kmm + gamma_star) * inv_eta_star
     rho = np.sqrt(xi_sq * inv_vpd)
-    g_ratio = np.minimum(GAMMA_STAR_25 * (1e6 / P_STANDARD) * e_gamma * (1.0 / co2_ppm), 0.9)
-    n = np.maximum((1.0 - g_ratio) * rho, 1e-9)
-    d = n + 3.0 * g_ratio * (1.0 + rho)
-    inv_nd, inv_gp = reciprocals2(n * d, (1.0 - g_ratio) * patm)
+    g_ratio = np.minimum(
+        f32(GAMMA_STAR_25 * 1e6 / P_STANDARD) * e_gamma * (f32(1.0) / co2_ppm), f32(0.9)
+    )
+    n = np.maximum((f32(1.0) - g_ratio) * rho, f32(1e-9))
+    d = n + f32(3.0) * g_ratio * (f32(1.0) + rho)
+    inv_nd, inv_gp = reciprocals2(n * d, (f32(1.0) - g_ratio) * patm)
     m = n * n * inv_nd
-    u = C_STAR_JMAX * d * d * inv_nd
+    u = f32(C_STAR_JMAX) * d * d * inv_nd
     # Jmax limitation (Wang et al. 2017): mj = m sqrt(1 - (c*/m)^(2/3)), zero when m <= c*
-    mj = m * np.sqrt(np.maximum(1.0 - pow_two_thirds_unit(u), 0.0))
-    lue = kphio * quantum_yield_temperature(t) * mj * MOLAR_MASS_C
+    mj = m * np.sqrt(np.maximum(f32(1.0) - pow_two_thirds_unit(u), f32(0.0)))
+    lue = kphio * quantum_yield_temperature(t) * mj * f32(MOLAR_MASS_C)
     g_per_gpp = (
-        (1.6 * R_GAS * 1e6 / (MOLAR_MASS_C * SECONDS_PER_DAY))
+        f32(1.6 * R_GAS * 1e6 / (MOLAR_MASS_C * SECONDS_PER_DAY))
         * tk
-        * (1.0 / co2_ppm)
-        * (1.0 + rho)
+        * (f32(1.0) / co2_ppm)
+        * (f32(1.0) + rho)
         * inv_gp
     )
     return lue, g_per_gpp

@@ -99,9 +99,11 @@ def test_sensible_heat_follows_surface_air_difference():
     rho = ps / (287.058 * tas * (1 + 0.608 * huss))
     h_bulk = rho * 1004.64 * ga_coef * np.maximum(wind, 0.3) * (dg[D["TSURF"]] - tas)
     ts = dg[D["TSURF"]]
-    # the difference is exactly the nonlinear remainder of the emitted longwave
+    # the difference is the nonlinear remainder of the emitted longwave, up to the float32
+    # rounding of the physics (Ts comes from float32 rho, ga and radiation: ~1e-6 of the fluxes)
     remainder = 0.97 * 5.670374419e-8 * (ts**4 - tas**4 - 4 * tas**3 * (ts - tas))
-    assert np.allclose(dg[D["QH"]] - h_bulk, -remainder, rtol=1e-6, atol=1e-6)
+    scale = np.abs(dg[D["QH"]]) + np.abs(dg[D["RNET"]]) + 1.0
+    assert np.all(np.abs(dg[D["QH"]] - h_bulk + remainder) <= 2e-5 * scale)
     assert np.all(np.abs(remainder) <= 0.1 * np.abs(dg[D["QH"]]) + 10.0)
 
 
