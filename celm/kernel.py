@@ -74,7 +74,7 @@ FORCING_VARS: tuple[str, ...] = (
 )
 NFORCING = len(FORCING_VARS)
 #: cells per chunk (see :func:`_run_block_jit`)
-CHUNK = 128
+CHUNK = 256
 #: row stride of the chunk's scratch block: one cache line more than CHUNK, because rows a power
 #: of two apart map to the same few L1 cache sets and evict each other
 ROW = CHUNK + 8

@@ -58,35 +58,36 @@ def exp_bounded(x):
     return p * p
 
 
-#: least-squares (Chebyshev) fit of u ** (2/3) on [0.41, 1], degree 8, constant term adjusted so
-#: that p(1) = 1 to round-off; max abs error 7e-8
-_P23 = (
-    0.06878421778110444,
-    1.6997115881934826,
-    -2.269859454749472,
-    3.912952595254311,
-    -5.10500607457557,
-    4.631150938883706,
-    -2.7428417786137604,
-    0.9517311683349957,
-    -0.14662320050879687,
+#: least-squares (Chebyshev) fit of (1 - (1 - t) ** (2/3)) / t on t in (0, 0.59], degree 7;
+#: t * poly(t) has max abs error 1.1e-7 (1.4e-7 evaluated in float32)
+_Q23 = (
+    0.6666665450542667,
+    0.11112536754840702,
+    0.0489805266584147,
+    0.033493411527256295,
+    -0.008113338123075981,
+    0.09894549588205129,
+    -0.1275710369536837,
+    0.10575295944801757,
 )
 
 
 @register_jitable(inline="always")
-def pow_two_thirds_unit(u):
-    """u ** (2/3) for u in [0.41, 1] (clipped to that range), absolute error < 7e-8.
+def one_minus_pow_two_thirds(u):
+    """1 - u ** (2/3) for u in [0.41, 1] (clipped to that range), absolute error < 2e-7.
 
     Only used for the Jmax limitation of Wang et al. (2017), where u = c*/m lies in [0.41, 1]
     (c* = 0.41, m < 1). A polynomial instead of ``u ** (2/3)`` keeps the kernel free of ``pow``
-    and of the divisions a Newton iteration would need; p(1) = 1, so mj is exactly 0 at m = c*.
+    and of the divisions a Newton iteration would need. It is written in t = 1 - u as t * q(t),
+    so it is exactly 0 at u = 1 (mj = 0 when m <= c*) and has no cancellation near there, in
+    float32 as well (1 - p(u) with p(u) ~ 1 would lose all digits).
     """
-    x = np.minimum(np.maximum(u, f32(0.41)), f32(1.0))
-    x2 = x * x
-    x4 = x2 * x2
-    lo = (f32(_P23[0]) + x * f32(_P23[1])) + x2 * (f32(_P23[2]) + x * f32(_P23[3]))
-    hi = (f32(_P23[4]) + x * f32(_P23[5])) + x2 * (f32(_P23[6]) + x * f32(_P23[7]))
-    return lo + x4 * (hi + x4 * f32(_P23[8]))
+    t = f32(1.0) - np.minimum(np.maximum(u, f32(0.41)), f32(1.0))
+    t2 = t * t
+    t4 = t2 * t2
+    lo = (f32(_Q23[0]) + t * f32(_Q23[1])) + t2 * (f32(_Q23[2]) + t * f32(_Q23[3]))
+    hi = (f32(_Q23[4]) + t * f32(_Q23[5])) + t2 * (f32(_Q23[6]) + t * f32(_Q23[7]))
+    return t * (lo + t4 * hi)
 
 
 @register_jitable(inline="always")

@@ -46,7 +46,7 @@ from celm.constants import (
     VOGEL_B,
     VOGEL_C,
 )
-from celm.mathfn import exp_bounded, f32, pow_two_thirds_unit, reciprocals2
+from celm.mathfn import exp_bounded, f32, one_minus_pow_two_thirds, reciprocals2
 
 
 @register_jitable(inline="always")
@@ -104,7 +104,7 @@ def pmodel_lue(tk, inv_tk, inv_tk_vogel, inv_vpd, co2_ppm, patm, kphio, beta):
     m = n * n * inv_nd
     u = f32(C_STAR_JMAX) * d * d * inv_nd
     # Jmax limitation (Wang et al. 2017): mj = m sqrt(1 - (c*/m)^(2/3)), zero when m <= c*
-    mj = m * np.sqrt(np.maximum(f32(1.0) - pow_two_thirds_unit(u), f32(0.0)))
+    mj = m * np.sqrt(np.maximum(one_minus_pow_two_thirds(u), f32(0.0)))
     lue = kphio * quantum_yield_temperature(t) * mj * f32(MOLAR_MASS_C)
     g_per_gpp = (
         f32(1.6 * R_GAS * 1e6 / (MOLAR_MASS_C * SECONDS_PER_DAY))
