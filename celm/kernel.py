@@ -24,15 +24,15 @@ would not choose by itself (it sizes vectors by the widest type in the loop). Th
 
 1. indices are unsigned (numba's negative-index wrap-around on signed indices makes addresses
    non-affine and defeats the vectoriser), and
-2. LLVM may emit enough run-time checks that the ~40 rows of ``state``/``acc``/``forcing`` do
-   not overlap: numba cannot tell LLVM that its array arguments never alias, and LLVM's default
-   budget (8 checks) is far too small. :func:`_allow_alias_checks` raises it before compiling.
-   The checks run once per chunk and day, not per cell;
+2. LLVM may emit the run-time checks that the arrays the loop reads and writes do not overlap:
+   numba cannot tell LLVM that its array arguments never alias, and LLVM's default budget
+   (8 checks) is too small. :func:`_allow_alias_checks` raises it before compiling. Most checks
+   are avoided altogether by the chunk's scratch block (see :func:`_run_block_jit`);
 3. the vector width is forced while (and only while) the kernel is compiled
    (:func:`_compile_options`).
 
-Cells are processed in chunks of :data:`CHUNK` so a chunk's state and accumulators stay in cache
-while the days of the block go by.
+Cells are processed in chunks of :data:`CHUNK`; a chunk's state and accumulators live in a
+scratch block (rows padded to :data:`ROW`) that stays in cache while the days of the block go by.
 
 Caching: the kernel is compiled once (about a minute) and cached on disk by numba
 (``celm/__pycache__`` when writable, else numba's user-wide cache dir or ``NUMBA_CACHE_DIR``).
