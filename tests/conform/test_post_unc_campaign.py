@@ -4,49 +4,30 @@ Runs the real CLI (forcing, spin-up, runs through the local executor, conform), 
 tests/flows/test_campaign_e2e.py, with ``ensemble_members: 2`` for the posterior.
 """
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 import pytest
-import yaml
 
 from callmip.conform import check_file
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # whole campaigns: minutes
 
 
 @pytest.fixture(scope="module")
-def callmip_dir(tmp_path_factory) -> Path:
+def callmip_dir(tmp_path_factory, campaign_cli) -> Path:
     tmp = tmp_path_factory.mktemp("ens_campaign")
-    campaign = {
-        "name": "ens",
-        "resolution": 2,
-        "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 5},
-        "periods": {"spinup_cycle": [1901, 1901], "transient_start": 2002,
-                    "historical": [2004, 2005]},
-        "spinup": {"mode": "accelerated", "analytic_cycles": 1, "max_cycles": 2,
-                   "consecutive": 1, "on_max_cycles": "continue"},
-        "models": [{"name": "CELM-A", "version": "v1", "ensemble_members": 2,
-                    "posterior": str(REPO / "configs/params/CELM-A_posterior.json")}],
-        "experiments": ["prior", "posterior"],
-        "simulations": ["S3"],
-        "scheduler": {"backend": "local", "max_parallel": 2},
-        "references": {"catalog": str(REPO / "configs/references.yaml"),
-                       "ilamb_root": str(REPO / "data/ILAMB_ROOT"),
-                       "variables": ["hfls"]},
-        "run_root": str(tmp / "runs"),
-    }
-    path = tmp / "ens.yaml"
-    path.write_text(yaml.safe_dump(campaign))
-    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect")}
-    env.pop("PREFECT_API_URL", None)
-    done = subprocess.run([sys.executable, "-m", "callmip.cli", "run", str(path)],
-                          capture_output=True, text=True, env=env, timeout=1200)
+    path = campaign_cli.write(
+        tmp, "ens",
+        forcing={"seed": 5},
+        periods={"spinup_cycle": [1901, 1901], "transient_start": 2002,
+                 "historical": [2004, 2005]},
+        spinup={"mode": "accelerated", "analytic_cycles": 1, "max_cycles": 2},
+        models=[{**campaign_cli.CELM_A, "ensemble_members": 2}],
+        references={"variables": ["hfls"]},
+    )  # fmt: skip
+    done = campaign_cli.run(path, tmp, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return tmp / "runs" / "ens" / "callmip" / "S3"
 

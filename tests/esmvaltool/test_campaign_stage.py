@@ -11,48 +11,30 @@ import csv
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def test_campaign_runs_the_recipe_after_the_benchmark(tmp_path):
+def test_campaign_runs_the_recipe_after_the_benchmark(tmp_path, campaign_cli):
     if importlib.util.find_spec("esmvalcore") is None:
         if os.environ.get("CI"):
             pytest.fail("ESMValCore (extra 'esmvaltool') must be installed on CI")
         pytest.skip("ESMValCore (extra 'esmvaltool') not installed")
-    campaign = {
-        "name": "esmv",
-        "resolution": 2,
-        "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 3},
-        "periods": {"spinup_cycle": [1901, 1901], "transient_start": 1995,
-                    "historical": [2004, 2005]},
-        "spinup": {"mode": "accelerated", "analytic_cycles": 2, "max_cycles": 4,
-                   "consecutive": 1, "on_max_cycles": "continue"},
-        "models": [{"name": "CELM-A", "version": "v1",
-                    "posterior": str(REPO / "configs/params/CELM-A_posterior.json")}],
-        "experiments": ["prior", "posterior"],
-        "simulations": ["S3"],
-        "scheduler": {"backend": "local", "max_parallel": 2},
-        "references": {"catalog": str(REPO / "configs/references.yaml"),
-                       "ilamb_root": str(REPO / "data/ILAMB_ROOT"),
-                       "variables": ["hfls", "hfss"]},
-        "esmvaltool": {"enabled": True, "scheme": "area_weighted"},
-        "run_root": str(tmp_path / "runs"),
-    }
-    path = tmp_path / "esmv.yaml"
-    path.write_text(yaml.safe_dump(campaign))
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.run([sys.executable, "-m", "callmip.cli", "run", str(path)],
-                          capture_output=True, text=True, env=env, timeout=1800, cwd=REPO)
+    path = campaign_cli.write(
+        tmp_path, "esmv",
+        forcing={"seed": 3},
+        periods={"spinup_cycle": [1901, 1901], "transient_start": 1995,
+                 "historical": [2004, 2005]},
+        spinup={"mode": "accelerated", "analytic_cycles": 2, "max_cycles": 4},
+        references={"variables": ["hfls", "hfss"]},
+        esmvaltool={"enabled": True, "scheme": "area_weighted"},
+    )  # fmt: skip
+    proc = campaign_cli.run(path, tmp_path, timeout=1800, cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     run_dir = tmp_path / "runs" / "esmv"
     assert "ESMValTool output:" in proc.stderr

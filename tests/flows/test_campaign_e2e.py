@@ -5,53 +5,32 @@ benchmark report. Then the same command again must re-use everything (no new job
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import netCDF4
 import pytest
-import yaml
 
 from callmip.conform import TABLE, check_file
 from callmip.scheduler import JobLedger
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # whole campaigns: minutes
 
 
 @pytest.fixture(scope="module")
-def campaign_run(tmp_path_factory):
+def campaign_run(tmp_path_factory, campaign_cli):
     tmp = tmp_path_factory.mktemp("campaign")
-    campaign = {
-        "name": "e2e",
-        "resolution": 2,
-        "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 3},
-        "periods": {"spinup_cycle": [1901, 1901], "transient_start": 1995,
-                    "historical": [2004, 2005]},
-        "spinup": {"mode": "accelerated", "analytic_cycles": 2, "max_cycles": 4,
-                   "consecutive": 1, "on_max_cycles": "continue"},
-        "models": [{"name": "CELM-A", "version": "v1",
-                    "posterior": str(REPO / "configs/params/CELM-A_posterior.json")}],
-        "experiments": ["prior", "posterior"],
-        "simulations": ["S3"],
-        "scheduler": {"backend": "local", "max_parallel": 2},
-        "references": {"catalog": str(REPO / "configs/references.yaml"),
-                       "ilamb_root": str(REPO / "data/ILAMB_ROOT"),
-                       "variables": ["hfls", "hfss"]},
-        "run_root": str(tmp / "runs"),
-    }
-    path = tmp / "e2e.yaml"
-    path.write_text(yaml.safe_dump(campaign))
-    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect")}
-    env.pop("PREFECT_API_URL", None)
-    cmd = [sys.executable, "-m", "callmip.cli", "run", str(path)]
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    path = campaign_cli.write(
+        tmp, "e2e",
+        forcing={"seed": 3},
+        periods={"spinup_cycle": [1901, 1901], "transient_start": 1995,
+                 "historical": [2004, 2005]},
+        spinup={"mode": "accelerated", "analytic_cycles": 2, "max_cycles": 4},
+        references={"variables": ["hfls", "hfss"]},
+    )  # fmt: skip
+    first = campaign_cli.run(path, tmp, timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
     run_dir = tmp / "runs" / "e2e"
     n_jobs = JobLedger(run_dir / "jobs.json").submissions()
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    second = campaign_cli.run(path, tmp, timeout=900)
     assert second.returncode == 0, second.stderr[-5000:]
     return run_dir, first, second, n_jobs
 

@@ -7,9 +7,7 @@ accounting, the branching, the SSP CO2 and that nothing was submitted twice.
 """
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,45 +19,31 @@ from callmip.conform import check_file
 from callmip.scheduler import JobLedger
 from flows.forcing.co2 import ssp_co2
 
-REPO = Path(__file__).resolve().parents[2]
 # forcing (CRU-JRA and ISIMIP3b layouts), ~20 Slurm jobs and a rerun: minutes on a quiet
 # 2-core machine, more under load
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")
-def slurm_campaign(slurm, tmp_path_factory):
+def slurm_campaign(slurm, tmp_path_factory, campaign_cli):
     tmp = tmp_path_factory.mktemp("slurm_campaign")
-    campaign = {
-        "name": "slurm-ssp",
-        "resolution": 2,
-        "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 5},
-        "periods": {"spinup_cycle": [1901, 1901], "transient_start": 2011,
-                    "historical": [2013, 2016], "output_last_years": 2, "scenario_end": 2016},
-        "spinup": {"mode": "accelerated", "analytic_cycles": 1, "max_cycles": 2,
-                   "consecutive": 1, "on_max_cycles": "continue"},
-        "models": [{"name": "CELM-A", "version": "v1",
-                    "posterior": str(REPO / "configs/params/CELM-A_posterior.json")}],
-        "experiments": ["prior", "posterior"],
-        "simulations": ["S3"],
-        "scenarios": ["ssp126", "ssp585"],
-        "scenario_gcms": ["gfdl-esm4"],
-        "scheduler": {"backend": "slurm", "segment_years": 20,
-                      "resources": {"mem_mb": 1500, "walltime_min": 20}},
-        "references": {"catalog": str(REPO / "configs/references.yaml"),
-                       "ilamb_root": str(REPO / "data/ILAMB_ROOT"), "variables": ["hfls"]},
-        "run_root": str(tmp / "runs"),
-    }
-    path = tmp / "slurm.yaml"
-    path.write_text(yaml.safe_dump(campaign))
-    env = {**os.environ, "PREFECT_HOME": str(tmp / "prefect")}
-    env.pop("PREFECT_API_URL", None)
-    cmd = [sys.executable, "-m", "callmip.cli", "run", str(path)]
-    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500)
+    path = campaign_cli.write(
+        tmp, "slurm-ssp",
+        forcing={"seed": 5},
+        periods={"spinup_cycle": [1901, 1901], "transient_start": 2011,
+                 "historical": [2013, 2016], "output_last_years": 2, "scenario_end": 2016},
+        spinup={"mode": "accelerated", "analytic_cycles": 1, "max_cycles": 2},
+        scenarios=["ssp126", "ssp585"],
+        scenario_gcms=["gfdl-esm4"],
+        scheduler={"backend": "slurm", "segment_years": 20,
+                   "resources": {"mem_mb": 1500, "walltime_min": 20}},
+        references={"variables": ["hfls"]},
+    )  # fmt: skip
+    first = campaign_cli.run(path, tmp, timeout=1500)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
     run_dir = tmp / "runs" / "slurm-ssp"
     n_first = JobLedger(run_dir / "jobs.json").submissions()
-    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    second = campaign_cli.run(path, tmp, timeout=900)
     assert second.returncode == 0, second.stderr[-5000:]
     return run_dir, n_first
 

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import pandas as pd
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # whole campaigns: minutes
 CYCLES = 4
 
@@ -30,27 +28,20 @@ def _completed(tasks: dict, key: str) -> bool:
     return bool(rec and rec["attempts"] and rec["attempts"][-1]["state"] == "COMPLETED")
 
 
-def test_spinup_resumes_after_the_orchestrator_is_killed(tmp_path):
-    campaign = {
-        "name": "resume",
-        "resolution": 2,
-        "forcing": {"source": "synthetic", "source_resolution": 2, "seed": 11},
-        "periods": {"spinup_cycle": [1901, 1901], "transient_start": 1902,
-                    "historical": [1903, 1903], "output_last_years": 1},
-        "spinup": {"mode": "brute", "max_cycles": CYCLES, "consecutive": 1,
-                   "on_max_cycles": "continue"},
-        "models": [{"name": "CELM-A", "version": "v1"}],
-        "experiments": ["prior"],
-        "scheduler": {"backend": "local", "max_parallel": 1},
-        "references": {"catalog": str(REPO / "configs/references.yaml"),
-                       "ilamb_root": str(REPO / "data/ILAMB_ROOT"), "variables": ["hfls"]},
-        "run_root": str(tmp_path / "runs"),
-    }
-    path = tmp_path / "resume.yaml"
-    path.write_text(yaml.safe_dump(campaign))
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")}
-    env.pop("PREFECT_API_URL", None)
-    cmd = [sys.executable, "-m", "callmip.cli", "run", str(path)]
+def test_spinup_resumes_after_the_orchestrator_is_killed(tmp_path, campaign_cli):
+    path = campaign_cli.write(
+        tmp_path, "resume",
+        forcing={"seed": 11},
+        periods={"spinup_cycle": [1901, 1901], "transient_start": 1902,
+                 "historical": [1903, 1903], "output_last_years": 1},
+        spinup={"mode": "brute", "max_cycles": CYCLES},
+        models=[{"name": "CELM-A", "version": "v1"}],
+        experiments=["prior"],
+        scheduler={"backend": "local", "max_parallel": 1},
+        references={"variables": ["hfls"]},
+    )  # fmt: skip
+    env = campaign_cli.env(tmp_path)
+    cmd = campaign_cli.command(path)
     run_dir = tmp_path / "runs" / "resume"
     key = "CELM-A.v1_prior_spinup_c{:04d}/seg000".format
 
