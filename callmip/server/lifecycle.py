@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -171,6 +172,19 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port(lo: int, hi: int, host: str = "127.0.0.1") -> int:
+    """A port in ``lo..hi`` that :func:`port_is_free` finds free, tried in random order.
+
+    Random order because several servers (or test runs) may pick from the same range at once.
+    """
+    ports = list(range(lo, hi + 1))
+    random.shuffle(ports)
+    for port in ports:
+        if port_is_free(port, host):
+            return port
+    raise ServerError(f"no free port in {lo}-{hi} on {host}")
 
 
 def _auth_header(profile: ServerProfile) -> dict[str, str]:

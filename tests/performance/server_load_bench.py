@@ -20,9 +20,7 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,19 +34,6 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 DB_ERRORS = re.compile(r"database is locked|OperationalError|IntegrityError|deadlock detected|"
                        r"DBAPIError|TimeoutError: QueuePool", re.I)
-
-
-def free_port(lo: int, hi: int) -> int:
-    ports = list(range(lo, hi + 1))
-    random.shuffle(ports)
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {lo}-{hi}")
 
 
 def peak_rss(pids: list[int], stop: threading.Event, out: dict) -> None:
@@ -99,7 +84,7 @@ async def submit_and_wait(deployment_id: str, n: int) -> dict:
 def one(db: str, n: int, limit: int) -> dict:
     """Run the load test against one database (in a fresh process: Prefect settings)."""
     from callmip.server import load_profile, server_down, server_up
-    from callmip.server.lifecycle import _child_env, client_environment
+    from callmip.server.lifecycle import _child_env, client_environment, free_port
 
     tmp = Path(tempfile.mkdtemp(prefix=f"callmip-load-{db}-"))
     tmp.chmod(0o755)  # the managed PostgreSQL runs as user 'postgres' and must reach its dir

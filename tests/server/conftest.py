@@ -1,27 +1,18 @@
 """Shared helpers of the server tests: free ports in 4300-4399 and profile files."""
 
-import random
-import socket
 from pathlib import Path
 
 import pytest
 import yaml
+
+from callmip.server import lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port(lo: int = 4300, hi: int = 4399) -> int:
     """A port nobody listens on, from the range reserved for these tests (other agents run too)."""
-    ports = list(range(lo, hi + 1))
-    random.shuffle(ports)
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {lo}-{hi}")
+    return lifecycle.free_port(lo, hi)
 
 
 @pytest.fixture

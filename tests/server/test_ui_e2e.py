@@ -19,28 +19,12 @@ from pathlib import Path
 import pytest
 
 from callmip.server import load_profile
-from callmip.server.lifecycle import api_request
+from callmip.server.lifecycle import api_request, free_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def _free_port():
-    import random
-    import socket
-
-    ports = list(range(4300, 4400))
-    random.shuffle(ports)
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +36,7 @@ def ui(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
     path = tmp / "server.yaml"
     path.write_text(yaml.safe_dump({
-        "home": str(tmp / "home"), "port": _free_port(), "data_root": str(REPO / "configs"),
+        "home": str(tmp / "home"), "port": free_port(4300, 4399), "data_root": str(REPO / "configs"),
         "run_root": str(tmp / "runs"), "worker_limit": 2, "startup_timeout_s": 300}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     cli = [sys.executable, "-m", "callmip.cli", "server"]
