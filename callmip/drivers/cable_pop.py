@@ -30,7 +30,7 @@ from callmip.drivers.base import (
     Term,
     VariableMap,
 )
-from callmip.drivers.render import fortran, render, write_atomic
+from callmip.drivers.render import fortran, render
 from callmip.drivers.template_driver import TemplateDriver
 
 #: CABLE's default soil layer thicknesses, m (zse)
@@ -108,10 +108,6 @@ class CablePopDriver(TemplateDriver):
         if not self.variable_map:
             self.variable_map = _cable_map(self.wood_above_fraction, self.soil_layer_thickness)
 
-    def _ancillary(self, run: ModelRun, name: str, what: str) -> str:
-        p = Path(name)
-        return self.input_path(p if p.is_absolute() else run.forcing_dir / p, what)
-
     def render_inputs(self, run: ModelRun) -> dict[str, str]:
         """Text of every input file, by file name (what :meth:`prepare` writes)."""
         params = self.parameters(run)
@@ -126,11 +122,11 @@ class CablePopDriver(TemplateDriver):
             "met_type": self.met_type,
             "out_file": self.work_path(run, "out", "cable_out.nc"),
             "log_file": self.work_path(run, "cable_log.txt"),
-            "gridinfo_file": self._ancillary(run, self.gridinfo_file, "gridinfo_file"),
-            "veg_params_file": self._ancillary(run, self.veg_params_file, "veg_params_file"),
-            "soil_params_file": self._ancillary(run, self.soil_params_file, "soil_params_file"),
-            "casa_biome_file": self._ancillary(run, self.casa_biome_file, "casa_biome_file"),
-            "casa_phen_file": self._ancillary(run, self.casa_phen_file, "casa_phen_file"),
+            "gridinfo_file": self.forcing_input(run, self.gridinfo_file, "gridinfo_file"),
+            "veg_params_file": self.forcing_input(run, self.veg_params_file, "veg_params_file"),
+            "soil_params_file": self.forcing_input(run, self.soil_params_file, "soil_params_file"),
+            "casa_biome_file": self.forcing_input(run, self.casa_biome_file, "casa_biome_file"),
+            "casa_phen_file": self.forcing_input(run, self.casa_phen_file, "casa_phen_file"),
             "pop_from_zero": fortran(restart_in is None),
             "casa_from_zero": fortran(restart_in is None),
             "co2_file": self.work_path(run, "co2_annual.txt"),
@@ -146,18 +142,6 @@ class CablePopDriver(TemplateDriver):
             f"   {k} = {fortran(v)}" for k, v in params.items() if k in CASA_POP_PARAMS)
         return {f: render(self.template_dir, f, values)
                 for f in ("cable.nml", "cable_params.nml", "casa_pop_params.nml")}
-
-    def prepare(self, run: ModelRun) -> list[str]:
-        texts = self.render_inputs(run)
-        (run.work_dir / "out").mkdir(parents=True, exist_ok=True)
-        (run.work_dir / "restart").mkdir(parents=True, exist_ok=True)
-        self.write_co2(run)
-        for name, text in texts.items():
-            write_atomic(run.work_dir / name, text)
-        return self.launch()
-
-    def restart_out(self, run: ModelRun) -> Path:
-        return run.work_dir / "restart"
 
     def output_files(self, run: ModelRun, freq: str) -> list[Path]:
         if freq not in ("monthly", "annual"):

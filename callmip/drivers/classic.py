@@ -83,10 +83,6 @@ class ClassicDriver(TemplateDriver):
         if not self.variable_map:
             self.variable_map = _classic_map(self.soil_layer_thickness)
 
-    def _input(self, run: ModelRun, name: str, what: str) -> str:
-        p = Path(name)
-        return self.input_path(p if p.is_absolute() else run.forcing_dir / p, what)
-
     def _domain(self) -> str:
         parts = self.domain.split("/")
         try:
@@ -102,7 +98,7 @@ class ClassicDriver(TemplateDriver):
         params = self.parameters(run)
         y0, y1 = run.years[0].year, run.years[-1].year
         init = (self.input_path(run.restart_in, "restart_in") if run.restart_in
-                else self._input(run, self.init_file, "init_file"))
+                else self.forcing_input(run, self.init_file, "init_file"))
         values = {
             "run_id": safe_token(run.run_id, "run_id"),
             "year_start": str(y0), "year_end": str(y1),
@@ -114,7 +110,7 @@ class ClassicDriver(TemplateDriver):
             "runparams_file": self.work_path(run, "run_parameters.txt"),
             "co2_file": self.work_path(run, "co2_annual.nc"),
             "out_dir": self.work_path(run, "output"),
-            "xml_file": self._input(run, self.xml_file, "xml_file"),
+            "xml_file": self.forcing_input(run, self.xml_file, "xml_file"),
             "stage": self.stage_label(run),
             "classic_parameters": "\n".join(f"    {k} = {fortran(v)}," for k, v in params.items()),
         }
@@ -141,7 +137,7 @@ class ClassicDriver(TemplateDriver):
         run.work_dir.mkdir(parents=True, exist_ok=True)
         (run.work_dir / "output").mkdir(exist_ok=True)
         source = Path(run.restart_in) if run.restart_in else Path(
-            self._input(run, self.init_file, "init_file"))
+            self.forcing_input(run, self.init_file, "init_file"))
         if not source.is_file():
             raise RenderError(f"classic driver: restart/init file {source} does not exist")
         rs = run.work_dir / "rsFile.nc"

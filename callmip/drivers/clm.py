@@ -38,7 +38,6 @@ from callmip.drivers.base import (
 from callmip.drivers.render import (
     ParamValue,
     RenderError,
-    load_params,
     render,
     safe_path,
     safe_token,
@@ -178,9 +177,6 @@ class ClmDriver(TemplateDriver):
         }
         return {"user_nl_clm": render(self.template_dir, "user_nl_clm", nl),
                 "launch_ctsm.sh": render(self.template_dir, "launch_ctsm.sh", sh)}
-
-    def parameters(self, run: ModelRun) -> dict[str, ParamValue]:
-        return load_params(run.params_file, self.prior())
 
     def prepare(self, run: ModelRun) -> list[str]:
         params = self.parameters(run)

@@ -22,8 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import xarray as xr
-
 from callmip.drivers.base import (
     GC_PER_DAY_TO_KGC_PER_S,
     GC_TO_KG,
@@ -32,7 +30,7 @@ from callmip.drivers.base import (
     Term,
     VariableMap,
 )
-from callmip.drivers.render import ParamValue, render, write_atomic
+from callmip.drivers.render import ParamValue, render
 from callmip.drivers.template_driver import TemplateDriver
 
 GC_DAY = ("gC/m^2/day", "gC/m2/day", "gC m-2 d-1", "gC/m**2/day")
@@ -137,26 +135,8 @@ class OrchideeDriver(TemplateDriver):
         }
         return {f: render(self.template_dir, f, values) for f in ("run.def", "orchidee.def")}
 
-    def prepare(self, run: ModelRun) -> list[str]:
-        texts = self.render_inputs(run)
-        for sub in ("out", "restart"):
-            (run.work_dir / sub).mkdir(parents=True, exist_ok=True)
-        self.write_co2(run)
-        for name, text in texts.items():
-            write_atomic(run.work_dir / name, text)
-        return self.launch()
-
-    def restart_out(self, run: ModelRun) -> Path:
-        return run.work_dir / "restart"
-
     def output_files(self, run: ModelRun, freq: str) -> list[Path]:
         if freq not in ("monthly", "annual"):
             raise ValueError(f"ORCHIDEE driver writes monthly output only; asked for {freq!r}")
         return [run.work_dir / "out" / "sechiba_history.nc",
                 run.work_dir / "out" / "stomate_history.nc"]
-
-    def preprocess(self, native: xr.Dataset) -> xr.Dataset:
-        """XIOS's time_counter -> time; the PFT axis stays for the weighted sums."""
-        if "time_counter" in native.dims:
-            native = native.rename({"time_counter": "time"})
-        return super().preprocess(native)

@@ -76,10 +76,35 @@ class TemplateDriver(ModelDriver):
         """A path the run reads (forcing, restart in): absolute and safe, may be elsewhere."""
         return safe_path(Path(path).resolve(), what)
 
+    def forcing_input(self, run: ModelRun, name: str, what: str) -> str:
+        """An input file named in the driver (ancillary, init file): relative names are in the
+        run's forcing directory."""
+        p = Path(name)
+        return self.input_path(p if p.is_absolute() else run.forcing_dir / p, what)
+
     def write_co2(self, run: ModelRun) -> str:
         """Annual CO2 of the run's years as 'year ppm' lines (the models read it per year)."""
         text = "".join(f"{y.year:d} {float(y.co2_ppm):.3f}\n" for y in run.years)
         return str(write_atomic(run.work_dir / "co2_annual.txt", text))
+
+    def render_inputs(self, run: ModelRun) -> dict[str, str]:
+        """Text of every input file, by file name (what :meth:`prepare` writes)."""
+        raise NotImplementedError
+
+    def prepare(self, run: ModelRun) -> list[str]:
+        """Write the rendered inputs and the CO2 file into the work directory, with ``out/`` and
+        ``restart/`` for the model to write to; the launch command (the models whose inputs
+        differ from this override it)."""
+        texts = self.render_inputs(run)
+        for sub in ("out", "restart"):
+            (run.work_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.write_co2(run)
+        for name, text in texts.items():
+            write_atomic(run.work_dir / name, text)
+        return self.launch()
+
+    def restart_out(self, run: ModelRun) -> Path:
+        return run.work_dir / "restart"
 
     def write_prior(self, path: Path) -> Path:
         path = Path(path)
