@@ -36,6 +36,8 @@ Scenario = Literal["ssp126", "ssp370", "ssp585"]
 #: the five ISIMIP3b primary GCMs (lower case, as in ISIMIP3b file names)
 Gcm = Literal["gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0", "ukesm1-0-ll"]
 SCENARIO_FIRST_YEAR = 2015
+#: the forcing fields that name input directories (resolved and confined like every input path)
+FORCING_DIRS = ("crujra_dir", "isimip_dir")
 Name = Annotated[str, Field(pattern=SAFE_NAME.pattern)]
 
 
@@ -282,7 +284,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
 
     forcing = raw.get("forcing")
     if isinstance(forcing, dict):
-        for key in ("crujra_dir", "isimip_dir"):
+        for key in FORCING_DIRS:
             if key in forcing:
                 forcing[key] = fix(forcing[key])
     for model in raw.get("models") or []:

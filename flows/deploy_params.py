@@ -23,7 +23,15 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field
 
-from callmip.config import REPO_ROOT, Campaign, CampaignError, load_campaign
+from callmip import config
+from callmip.config import (
+    FORCING_DIRS,
+    REPO_ROOT,
+    SCENARIO_FIRST_YEAR,
+    Campaign,
+    CampaignError,
+    load_campaign,
+)
 
 CONFIG_DIR = REPO_ROOT / "configs"
 #: A relative path of plain names: no leading '/', no '..', no shell metacharacters. Written
@@ -81,24 +89,23 @@ ModelVersion = Annotated[str, Field(
 Driver = Annotated[Literal["celm"], Field(
     title="Model driver", description="Driver that renders the model's inputs and runs it "
     "(celm: the embedded model)")]
-ParameterSet = Annotated[Literal["prior", "posterior"], Field(
+ParameterSet = Annotated[config.Experiment, Field(
     title="Parameter set", description="prior: parameters before calibration; posterior: the "
     "calibrated parameters (a parameter file is then required)")]
 ParamFile = Annotated[str, Field(
     pattern=rf"^$|{REL_PATH}", title="Parameter file",
     description="Parameter file relative to the data root, e.g. params/CELM-A_posterior.json. "
     "Leave empty for the driver's default prior")]
-Resolution = Annotated[Literal[0.5, 1, 2], Field(
+Resolution = Annotated[config.Resolution, Field(
     title="Resolution (degrees)", description="Model grid: 0.5, 1 or 2 degrees")]
-ExperimentName = Annotated[Literal["S3", "CO2only"], Field(
+ExperimentName = Annotated[config.Simulation, Field(
     title="Experiment", description="S3: CO2, climate, land use and N deposition vary; "
     "CO2only: only CO2 varies (climate recycled)")]
-ScenarioName = Annotated[Literal["historical", "ssp126", "ssp370", "ssp585"], Field(
+ScenarioName = Annotated[Literal["historical", config.Scenario], Field(
     title="Scenario", description="historical only, or also a 2015-2100 SSP run branching from "
     "the S3 state at the end of 2014 (needs experiment S3 and a historical period including "
     "2014)")]
-GcmName = Annotated[Literal["gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0",
-                            "ukesm1-0-ll"], Field(
+GcmName = Annotated[config.Gcm, Field(
     title="Scenario GCM", description="ISIMIP3b GCM whose bias-adjusted climate drives the SSP "
     "run (ignored for historical)")]
 ScenarioEnd = Annotated[int, Field(
@@ -137,10 +144,11 @@ def validate_simulation(
         if experiment != "S3":
             problems.append(f"scenario {scenario!r} branches from the S3 run: choose "
                             f"experiment S3 (got {experiment!r})")
-        if not historical_first <= 2014 <= historical_last:
-            problems.append(f"scenario {scenario!r} starts from the S3 state at the end of 2014: "
-                            f"the historical period ({historical_first}-{historical_last}) "
-                            "must include 2014")
+        branch = SCENARIO_FIRST_YEAR - 1
+        if not historical_first <= branch <= historical_last:
+            problems.append(f"scenario {scenario!r} starts from the S3 state at the end of "
+                            f"{branch}: the historical period ({historical_first}-"
+                            f"{historical_last}) must include {branch}")
     if historical_first > historical_last:
         problems.append(f"historical_first ({historical_first}) is after historical_last "
                         f"({historical_last})")
@@ -253,9 +261,10 @@ def validate_campaign(config: str, campaign_yaml: str, roots: Roots) -> Path:
                 if model.get(key):
                     model[key] = str(inside(roots.data, model[key], f"models[].{key}"))
     forcing = raw.get("forcing")
-    if isinstance(forcing, dict) and forcing.get("crujra_dir"):
-        forcing["crujra_dir"] = str(inside(roots.data, forcing["crujra_dir"],
-                                           "forcing.crujra_dir"))
+    if isinstance(forcing, dict):
+        for key in FORCING_DIRS:
+            if forcing.get(key):
+                forcing[key] = str(inside(roots.data, forcing[key], f"forcing.{key}"))
     refs = raw.get("references")
     if isinstance(refs, dict):
         for key in ("catalog", "ilamb_root"):

@@ -167,7 +167,8 @@ def test_uploaded_campaign_paths_are_confined(roots, tmp_path):
     for bad in [uploaded(models=[{"name": "M", "posterior": "../secret.json"}]),
                 uploaded(run_root="/tmp"),
                 uploaded(references={"catalog": "/etc/passwd"}),
-                uploaded(forcing={"source": "crujra", "crujra_dir": "/"})]:
+                uploaded(forcing={"source": "crujra", "crujra_dir": "/"}),
+                uploaded(forcing={"isimip_dir": "/"})]:
         with pytest.raises(ParameterError):
             validate_campaign(UPLOADED, bad, roots)
 
