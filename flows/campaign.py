@@ -40,6 +40,24 @@ def _artifact_table(key: str, df: pd.DataFrame, description: str) -> None:
         )
 
 
+def publish_benchmark(result, subject: str, summary_description: str, table_suffix: str) -> None:
+    """The benchmark's Prefect artifacts: markdown summary, score tables and the report link.
+
+    ``subject`` names what the report is of (campaign or run directory); a table's description
+    is its key followed by ``table_suffix``. Shared by the campaign flow and the benchmark
+    deployment, which only describe them differently.
+    """
+    create_markdown_artifact(key="benchmark-summary", markdown=result.summary_markdown,
+                             description=summary_description)
+    for key, rows in result.tables.items():
+        if rows:
+            create_table_artifact(key=key, table=rows,
+                                  description=f"{key}{table_suffix}")
+    create_link_artifact(key="benchmark-report", link=Path(result.report).resolve().as_uri(),
+                         link_text=f"HTML report of {subject}",
+                         description=f"HTML report ({result.report})")
+
+
 @flow(name="forcing", log_prints=True)
 def forcing_flow(campaign: Campaign, run_dir: str) -> str:
     """Prepare model-ready forcing at the campaign resolution."""
@@ -107,16 +125,9 @@ def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.Dat
     with stage("benchmark + report") as info:
         result = run_benchmark(campaign, rundir, written, spinup_table, jobs, notes)
     rundir.record_stage("benchmark", info["seconds"], report=str(result.report))
-    create_markdown_artifact(key="benchmark-summary", markdown=result.summary_markdown,
-                             description=f"Benchmark summary; report: {result.report}")
-    for key, rows in result.tables.items():
-        if rows:
-            create_table_artifact(key=key, table=rows, description=f"{key} ({result.report})")
-    create_link_artifact(key="benchmark-report", link=Path(result.report).resolve().as_uri(),
-                         link_text=f"HTML report of {campaign.name}",
-                         description=f"HTML report ({result.report})")
-    report = result.report
-    return str(report)
+    publish_benchmark(result, campaign.name, f"Benchmark summary; report: {result.report}",
+                      f" ({result.report})")
+    return str(result.report)
 
 
 @flow(name="esmvaltool", log_prints=True)

@@ -28,11 +28,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import (
-    create_link_artifact,
-    create_markdown_artifact,
-    create_table_artifact,
-)
 from prefect.events import emit_event
 from pydantic import Field
 
@@ -200,6 +195,7 @@ def benchmark_run(
     import pandas as pd
 
     from flows.benchmark_stage import run_benchmark
+    from flows.campaign import publish_benchmark
 
     logger = get_run_logger()
     roots = Roots.from_env()
@@ -211,14 +207,8 @@ def benchmark_run(
     result = run_benchmark(campaign, rundir, _written_from_files(path), spinup, None,
                            {"run directory": str(path)})
     logger.info("report %s", result.report)
-    create_markdown_artifact(key="benchmark-summary", markdown=result.summary_markdown,
-                             description=f"Benchmark summary of {run_dir}")
-    for key, rows in result.tables.items():
-        if rows:
-            create_table_artifact(key=key, table=rows, description=f"{key} of {run_dir}")
-    create_link_artifact(key="benchmark-report", link=result.report.resolve().as_uri(),
-                         link_text=f"HTML report of {run_dir}",
-                         description=f"HTML report ({result.report})")
+    publish_benchmark(result, run_dir, f"Benchmark summary of {run_dir}",
+                      f" of {run_dir}")
     return str(result.report)
 
 
