@@ -25,7 +25,7 @@ REFERENCE_COLOR = "#222222"
 FONT = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8}
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained"):
+def new_figure(width: float, height: float, layout: str | None = "constrained"):
     """A Figure with an Agg canvas attached (created here, never at import)."""
     from matplotlib import rcParams
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -37,7 +37,7 @@ def _figure(width: float, height: float, layout: str | None = "constrained"):
     return fig
 
 
-def _png(fig) -> bytes:
+def figure_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", facecolor="white")
     return buf.getvalue()
@@ -63,7 +63,7 @@ def model_colors(models: Sequence[str]) -> dict[str, str]:
 def scorecard_png(table: pd.DataFrame, title: str) -> bytes:
     """Heat map of scores: rows = confrontations, columns = model/stage, values in [0, 1]."""
     nrow, ncol = table.shape
-    fig = _figure(max(4.5, 1.1 * ncol + 2.8), max(1.8, 0.36 * nrow + 1.2))
+    fig = new_figure(max(4.5, 1.1 * ncol + 2.8), max(1.8, 0.36 * nrow + 1.2))
     ax = fig.add_subplot()
     data = table.to_numpy(dtype=float)
     im = ax.imshow(np.ma.masked_invalid(data), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
@@ -83,7 +83,7 @@ def scorecard_png(table: pd.DataFrame, title: str) -> bytes:
             )
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="score")
-    return _png(fig)
+    return figure_png(fig)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def maps_png(
     ncols = min(ncols, n)
     outline_lines = _outline(panels[0].lat, panels[0].lon, outline) if outline is not None else []
     nrows = int(np.ceil(n / ncols))
-    fig = _figure(3.6 * ncols, 2.1 * nrows + 0.3)
+    fig = new_figure(3.6 * ncols, 2.1 * nrows + 0.3)
     for k, p in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, k + 1)
         lon = ((p.lon + 180.0) % 360.0) - 180.0
@@ -178,7 +178,7 @@ def maps_png(
             label=p.units,
             shrink=0.85,
         )
-    return _png(fig)
+    return figure_png(fig)
 
 
 def cycles_png(
@@ -191,7 +191,7 @@ def cycles_png(
     regions = list(reference)
     ncols = min(4, len(regions))
     nrows = int(np.ceil(len(regions) / ncols))
-    fig = _figure(3.0 * ncols, 2.3 * nrows + 0.4)
+    fig = new_figure(3.0 * ncols, 2.3 * nrows + 0.4)
     colors = model_colors({m for m, _ in models})
     x = np.arange(1, 13)
     for k, region in enumerate(regions):
@@ -211,12 +211,12 @@ def cycles_png(
     fig.legend(
         handles, labels, loc="outside lower center", ncols=min(5, len(labels)), frameon=False
     )
-    return _png(fig)
+    return figure_png(fig)
 
 
 def taylor_png(points: pd.DataFrame, title: str) -> bytes:
     """Taylor diagram from columns label, model, stage, norm_std, corr (reference at (1, 1))."""
-    fig = _figure(4.6, 4.2)
+    fig = new_figure(4.6, 4.2)
     ax = fig.add_subplot(projection="polar")
     smax = max(1.6, float(np.nanmax(points["norm_std"])) * 1.1 if len(points) else 1.6)
     ax.set_thetamin(0)
@@ -251,7 +251,7 @@ def taylor_png(points: pd.DataFrame, title: str) -> bytes:
     ax.text(np.radians(45), smax * 1.13, "correlation", ha="center", fontsize=8)
     ax.set_xlabel("normalised standard deviation", labelpad=12)
     ax.legend(loc="upper right", bbox_to_anchor=(1.32, 1.05), frameon=False)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def bars_png(
@@ -265,7 +265,7 @@ def bars_png(
 ) -> bytes:
     """Grouped bars: one group per row of ``table`` (index = group label)."""
     n = len(table)
-    fig = _figure(max(4.5, 0.8 * n + 2.0), 2.8)
+    fig = new_figure(max(4.5, 0.8 * n + 2.0), 2.8)
     ax = fig.add_subplot()
     width = 0.8 / len(value_cols)
     x = np.arange(n)
@@ -283,7 +283,7 @@ def bars_png(
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _png(fig)
+    return figure_png(fig)
 
 
 def spinup_png(spinup: pd.DataFrame) -> bytes:
@@ -291,7 +291,7 @@ def spinup_png(spinup: pd.DataFrame) -> bytes:
     variables = list(dict.fromkeys(spinup["variable"]))
     ncols = min(3, len(variables))
     nrows = int(np.ceil(len(variables) / ncols))
-    fig = _figure(3.4 * ncols, 2.4 * nrows + 0.4)
+    fig = new_figure(3.4 * ncols, 2.4 * nrows + 0.4)
     colors = model_colors(spinup["model"].unique())
     for k, var in enumerate(variables):
         ax = fig.add_subplot(nrows, ncols, k + 1)
@@ -315,14 +315,14 @@ def spinup_png(spinup: pd.DataFrame) -> bytes:
     fig.legend(
         handles, labels, loc="outside lower center", ncols=min(4, len(labels)), frameon=False
     )
-    return _png(fig)
+    return figure_png(fig)
 
 
 def site_scatter_png(pairs: pd.DataFrame, title: str) -> bytes:
     """Model against observed daily (or monthly) values at all sites, prior vs posterior."""
     stages = [s for s in ("Prior", "Posterior") if s in set(pairs["stage"])]
     colors = model_colors(pairs["source"].unique())
-    fig = _figure(3.3 * max(1, len(stages)), 3.2)
+    fig = new_figure(3.3 * max(1, len(stages)), 3.2)
     units = pairs["units"].iloc[0] if len(pairs) else ""
     lo = float(np.nanpercentile(np.r_[pairs["obs"], pairs["model"]], 0.5)) if len(pairs) else 0
     hi = float(np.nanpercentile(np.r_[pairs["obs"], pairs["model"]], 99.5)) if len(pairs) else 1
@@ -351,4 +351,4 @@ def site_scatter_png(pairs: pd.DataFrame, title: str) -> bytes:
         leg = ax.legend(frameon=False, markerscale=4, loc="upper left")
         for h in leg.legend_handles:
             h.set_alpha(1)
-    return _png(fig)
+    return figure_png(fig)

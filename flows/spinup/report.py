@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.plots import _figure, _png, model_colors
+from benchmarks.plots import figure_png, model_colors, new_figure
 
 #: gating global-drift criteria plotted as |drift| against their threshold
 _DRIFT_CRITERIA = ("CTSM global drift", "C4MIP drift per century")
@@ -33,7 +33,7 @@ def drift_png(table: pd.DataFrame) -> bytes:
     drifts = table[table["criterion"].isin(_DRIFT_CRITERIA)]
     drift_keys = list(dict.fromkeys(zip(drifts["variable"], drifts["criterion"], strict=True)))
     ncols = max(len(variables), len(drift_keys), 1)
-    fig = _figure(2.9 * ncols, 5.4)
+    fig = new_figure(2.9 * ncols, 5.4)
     colors = model_colors(list(table["model"].unique()))
     for k, var in enumerate(variables):
         ax = fig.add_subplot(2, ncols, k + 1)
@@ -65,7 +65,7 @@ def drift_png(table: pd.DataFrame) -> bytes:
         if handles:
             fig.legend(handles, labels, loc="outside lower center",
                        ncols=min(4, len(labels)), frameon=False)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def write_drift(table: pd.DataFrame, directory: Path) -> tuple[Path, Path]:
