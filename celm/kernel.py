@@ -156,11 +156,11 @@ def _cell(p, work, forcing, daylen, ga_coef, co2, d, c0, i):  # pragma: no cover
 def _run_block_jit(p, state, forcing, daylen, ga_coef, co2, acc):  # pragma: no cover - compiled
     """Chunks of cells; per chunk, state and accumulators live in one scratch block.
 
-    Why the scratch block: its rows sit at compile-time-constant offsets (multiples of CHUNK) of
+    Why the scratch block: its rows sit at compile-time-constant offsets (multiples of ROW) of
     one array, so LLVM can prove that the ~37 rows the cell loop writes never overlap, and needs
     no run-time alias checks among them (with rows of ``state`` and ``acc`` at a run-time stride
     it must check every pair on every entry to the loop, which dominated small chunks). The block
-    (37 x CHUNK float64) also stays in the L1/L2 cache while the days of the block go by.
+    (37 x ROW float64) also stays in the L1/L2 cache while the days of the block go by.
     """
     ndays = forcing.shape[0]
     ncell = state.shape[1]

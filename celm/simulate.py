@@ -214,7 +214,8 @@ def run(nml: Namelist) -> RunSummary:
             cycle_start, state, cycle_sum / len(nml.years), DAYS * len(nml.years), p
         )
         after = total_carbon(state)
-        # the orchestrator repeats (normal cycle, solve) until this change is small (~3e-4)
+        # logged for the user; the orchestrator decides whether to solve again from the change
+        # of the cycle-mean global total carbon (flows.spinup.loop.solve_again, ~3e-4)
         log.info(
             "celm: analytic spin-up: carbon pools set to the cycle's equilibrium; relative "
             "change of total carbon (cell mean) %.3g",

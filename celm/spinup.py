@@ -1,11 +1,14 @@
-"""Semi-analytic spin-up: put the slow carbon pools at their equilibrium for the forcing cycle.
+"""Semi-analytic spin-up: put the carbon pools at their equilibrium for the forcing cycle.
 
 Contract: :func:`analytic_spinup` takes the state at the start and at the end of one pass through
 the forcing cycle, the cycle means of the kernel's daily diagnostics (NDIAG, ncell) and the
-number of days in the cycle; it solves the linear pool system with
-:func:`celm.carbon.steady_state_pools` and returns a new state in which wood, litter and SOM hold
-their equilibrium values; everything else is left as the run ended. :func:`cycle_budget` gives
-the cycle's mean fluxes, mean pools and effective turnover rates it is based on.
+number of days in the cycle; it solves the linear pool system
+(:func:`celm.carbon.steady_state_pools` for wood, litter and SOM; labile, foliage and roots
+together, see :func:`_fast_pools`) and
+returns a new state in which every carbon pool holds its equilibrium value, at the phase of the
+cycle's end; water, snow, soil temperature and GSI are left as the run ended.
+:func:`cycle_budget` gives the cycle's mean fluxes, mean pools and effective turnover rates it is
+based on.
 
 Why effective rates (flux / pool) and not ``k * mean(f(T, W))``: the daily outflow of a pool is
 ``k f(T, W) C``, so its cycle mean is ``k (mean(f) mean(C) + cov(f, C))``. For litter the
@@ -18,11 +21,12 @@ fluxes exactly. We recover the outflows exactly from the closed budgets instead 
 diagnostics through the kernel: litter decomposition = litter input - change of the litter pool,
 SOM respiration = RH - (1 - f_humif) litter decomposition (see :mod:`celm.carbon`).
 
-Why only the slow pools: labile, foliage and roots reach their (seasonal) equilibrium within a few
-years of normal running and are strongly seasonal, so replacing them by an annual mean would put
-deciduous leaves on trees in December. Their equilibrium *outputs*, which feed litter, follow from
-NPP and the allocation fractions alone. Wood (decades), litter (years) and especially SOM
-(decades to centuries, and >1000 years in cold soils) are what make a cold-start spin-up slow.
+Fast pools too: labile, foliage and roots reach their (seasonal) equilibrium within a few years
+of normal running and are strongly seasonal, so replacing them by an annual mean would put
+deciduous leaves on trees in December; they are therefore solved for their cycle *mean* and set
+back to the cycle's phase by :func:`end_of_cycle_value` (pools already cyclo-stationary hardly
+move). Wood (decades), litter (years) and especially SOM (decades to centuries, and >1000 years
+in cold soils) are what make a cold-start spin-up slow.
 
 The solve is exact for the cycle it saw, but it changes the state (more wood means rougher
 surfaces, hence other soil temperature and moisture, hence other decomposition), so the
@@ -109,8 +113,9 @@ def cycle_budget(
 def cycle_rates(budget: CycleBudget, p: KernelParams) -> dict[str, np.ndarray]:
     """Turnover rates (d-1) of the six pools for :func:`celm.carbon.steady_state_pools`.
 
-    Labile, foliage and root rates only shape the fast pools' equilibrium, which is not used
-    (those pools are kept); they are given finite placeholders.
+    Labile, foliage and root rates here only shape the fast pools' values in
+    ``steady_state_pools``, which are not used (:func:`_fast_pools` solves those pools from
+    their own effective rates); they are given finite placeholders.
     """
     ones = np.ones_like(budget.npp)
     return {
