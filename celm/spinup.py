@@ -64,6 +64,19 @@ class CycleBudget(NamedTuple):
     k_som: np.ndarray  # effective SOM turnover rate
 
 
+def _change(start: np.ndarray, end: np.ndarray, name: str, ndays: int) -> np.ndarray:
+    """Mean daily change of pool ``name`` over the cycle."""
+    return (end[_S[name]] - start[_S[name]]) / ndays
+
+
+def _start_mean(
+    start: np.ndarray, end: np.ndarray, means: np.ndarray, name: str, ndays: int
+) -> np.ndarray:
+    """Cycle mean of pool ``name`` at the start of each day: the kernel accumulates end-of-day
+    values, and the transfers act on start-of-day pools."""
+    return means[_D[name]] - _change(start, end, name, ndays)
+
+
 def cycle_budget(
     start: np.ndarray, end: np.ndarray, means: np.ndarray, ndays: int, p: KernelParams
 ) -> CycleBudget:
@@ -77,18 +90,12 @@ def cycle_budget(
     if ndays <= 0:
         raise ValueError(f"cycle_budget: ndays must be positive, got {ndays}")
 
-    def pool_start_mean(name: str) -> np.ndarray:
-        return means[_D[name]] - (end[_S[name]] - start[_S[name]]) / ndays
-
-    def change(name: str) -> np.ndarray:
-        return (end[_S[name]] - start[_S[name]]) / ndays
-
     npp = means[_D["GPP"]] - means[_D["RA"]]
-    litter_in = means[_D["F_LEAF"]] + p.k_root * pool_start_mean("C_ROOT")
-    litter_out = litter_in - change("C_LITTER")
+    litter_in = means[_D["F_LEAF"]] + p.k_root * _start_mean(start, end, means, "C_ROOT", ndays)
+    litter_out = litter_in - _change(start, end, "C_LITTER", ndays)
     som_out = means[_D["RH"]] - (1.0 - p.f_humif) * litter_out
-    litter = pool_start_mean("C_LITTER")
-    som = pool_start_mean("C_SOM")
+    litter = _start_mean(start, end, means, "C_LITTER", ndays)
+    som = _start_mean(start, end, means, "C_SOM", ndays)
 
     def rate(out: np.ndarray, pool: np.ndarray, k: float) -> np.ndarray:
         # where a pool was empty all cycle, no rate can be measured: use the rate at 10 C and
@@ -162,13 +169,11 @@ def _fast_pools(
     Returns name -> (target mean, start-of-day mean, loss rate).
     """
 
-    def start_mean(name: str) -> np.ndarray:
-        return means[_D[name]] - (end[_S[name]] - start[_S[name]]) / ndays
-
-    lab, leaf, root = start_mean("C_LABILE"), start_mean("C_LEAF"), start_mean("C_ROOT")
+    lab, leaf, root = (_start_mean(start, end, means, n, ndays)
+                       for n in ("C_LABILE", "C_LEAF", "C_ROOT"))  # fmt: skip
     release = means[_D["F_LABREL"]]
     litterfall = means[_D["F_LEAF"]]
-    leaf_change = (end[_S["C_LEAF"]] - start[_S["C_LEAF"]]) / ndays
+    leaf_change = _change(start, end, "C_LEAF", ndays)
     resorb = np.maximum(p.alloc_leaf * npp + release - litterfall - leaf_change, 0.0)
     has_leaf = leaf > _EMPTY
     safe_leaf = np.where(has_leaf, leaf, 1.0)
@@ -215,7 +220,7 @@ def analytic_spinup(
         ("C_LITTER", pools.litter, rates["litter"]),
         ("C_SOM", pools.som, rates["som"]),
     ):
-        mean = means[_D[name]] - (end[_S[name]] - start[_S[name]]) / ndays
+        mean = _start_mean(start, end, means, name, ndays)
         new[_S[name]] = end_of_cycle_value(end[_S[name]], mean, target, rate, ndays)
     npp = np.maximum(budget.npp, 0.0)
     for name, (target, mean, rate) in _fast_pools(start, end, means, ndays, p, npp).items():

@@ -8,13 +8,13 @@ interrupted write never leaves a half file next to a good one).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.plots import figure_png, model_colors, new_figure
+from flows.forcing.fileio import atomic_path
 
 #: gating global-drift criteria plotted as |drift| against their threshold
 _DRIFT_CRITERIA = ("CTSM global drift", "C4MIP drift per century")
@@ -70,12 +70,9 @@ def drift_png(table: pd.DataFrame) -> bytes:
 
 def write_drift(table: pd.DataFrame, directory: Path) -> tuple[Path, Path]:
     """Write ``drift.csv`` and ``drift.png`` into ``directory`` (temporary name, then rename)."""
-    directory.mkdir(parents=True, exist_ok=True)
     csv, png = directory / "drift.csv", directory / "drift.png"
-    tmp = csv.with_name(".drift.csv.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, csv)
-    tmp = png.with_name(".drift.png.tmp")
-    tmp.write_bytes(drift_png(table))
-    os.replace(tmp, png)
+    with atomic_path(csv) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(png) as tmp:
+        tmp.write_bytes(drift_png(table))
     return csv, png
