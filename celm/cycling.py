@@ -22,6 +22,7 @@ from celm.forcing import DAYS
 from celm.params import KernelParams
 from celm.simulate import MONTH_DAYS, simulate_year
 from celm.spinup import analytic_spinup, total_carbon
+from celm.step import NDIAG
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ def run_cycle(
     start = state.copy()
     work = state.copy()
     annual = []
+    monthly = np.empty((12, NDIAG, state.shape[1]), dtype=np.float64)
     for met in forcing:
-        monthly = simulate_year(p, work, met, daylen, co2)
+        simulate_year(p, work, met, daylen, co2, out=monthly)
         annual.append(np.tensordot(MONTH_DAYS / DAYS, monthly, axes=(0, 0)))
     return Cycle(start, work, np.stack(annual))
 

@@ -34,6 +34,14 @@ would not choose by itself (it sizes vectors by the widest type in the loop). Th
 Cells are processed in chunks of :data:`CHUNK`; a chunk's state and accumulators live in a
 scratch block (rows padded to :data:`ROW`) that stays in cache while the days of the block go by.
 
+With 16 vector registers and a body this long, a third of the loop's instructions were spills to
+the stack (a float64 value of 8 cells takes two registers). What is cheap to hold matters, so
+:func:`_cell` calls the physics and the carbon update as two halves (``cell_physics`` and
+``cell_carbon``), reads the carbon pools only before the second, stores the water state and
+sums the physics diagnostics between them, and three diagnostics are not summed day by day at
+all but derived at the end of the block (:data:`DERIVED_VARS`). Together about 2% faster,
+measured in one process alternating with the previous kernel (llvm-mca: 6% fewer cycles).
+
 Caching: the kernel is compiled once (about a minute) and cached on disk by numba
 (``celm/__pycache__`` when writable, else numba's user-wide cache dir or ``NUMBA_CACHE_DIR``).
 Numba invalidates that cache only when *this* file changes, not when the science modules it
@@ -56,7 +64,9 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from celm.step import NDIAG, NSTATE, cell_step
+from celm.constants import SECONDS_PER_DAY
+from celm.mathfn import f64
+from celm.step import DIAG_VARS, NDIAG, NSTATE, STATE_VARS, cell_carbon, cell_physics, cell_step
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +94,71 @@ _ALIAS_CHECK_BUDGET = 100_000
 VECTOR_WIDTH = 8
 
 
+_S = {name: k for k, name in enumerate(STATE_VARS)}
+_D = {name: k for k, name in enumerate(DIAG_VARS)}
+#: diagnostics the kernel does not sum day by day: derived at the end of a block from other sums
+#: (RA = f_auto GPP, RNET = QLE + QH + QG since the partition closes) and from the forcing
+#: (PRECIP), see :func:`_derived_sums`
+DERIVED_VARS = ("RA", "RNET", "PRECIP")
+_PR = FORCING_VARS.index("pr")
+# offsets of the state rows (S_) and accumulators (A_) in the scratch block (constants for numba)
+_S_C_LABILE = _S["C_LABILE"] * ROW
+_S_C_LEAF = _S["C_LEAF"] * ROW
+_S_C_ROOT = _S["C_ROOT"] * ROW
+_S_C_WOOD = _S["C_WOOD"] * ROW
+_S_C_LITTER = _S["C_LITTER"] * ROW
+_S_C_SOM = _S["C_SOM"] * ROW
+_S_W_TOP = _S["W_TOP"] * ROW
+_S_W_SUB = _S["W_SUB"] * ROW
+_S_SWE = _S["SWE"] * ROW
+_S_T_SOIL = _S["T_SOIL"] * ROW
+_S_GSI = _S["GSI"] * ROW
+_A_GPP = (NSTATE + _D["GPP"]) * ROW
+_A_RA = (NSTATE + _D["RA"]) * ROW
+_A_RH = (NSTATE + _D["RH"]) * ROW
+_A_QLE = (NSTATE + _D["QLE"]) * ROW
+_A_QH = (NSTATE + _D["QH"]) * ROW
+_A_QG = (NSTATE + _D["QG"]) * ROW
+_A_RNET = (NSTATE + _D["RNET"]) * ROW
+_A_TRANSP = (NSTATE + _D["TRANSP"]) * ROW
+_A_ESOIL = (NSTATE + _D["ESOIL"]) * ROW
+_A_EINT = (NSTATE + _D["EINT"]) * ROW
+_A_RUNOFF = (NSTATE + _D["RUNOFF"]) * ROW
+_A_PRECIP = (NSTATE + _D["PRECIP"]) * ROW
+_A_TSURF = (NSTATE + _D["TSURF"]) * ROW
+_A_TSOIL = (NSTATE + _D["TSOIL"]) * ROW
+_A_SWE = (NSTATE + _D["SWE"]) * ROW
+_A_SOILW = (NSTATE + _D["SOILW"]) * ROW
+_A_SOILW_TOP = (NSTATE + _D["SOILW_TOP"]) * ROW
+_A_C_LABILE = (NSTATE + _D["C_LABILE"]) * ROW
+_A_C_LEAF = (NSTATE + _D["C_LEAF"]) * ROW
+_A_C_ROOT = (NSTATE + _D["C_ROOT"]) * ROW
+_A_C_WOOD = (NSTATE + _D["C_WOOD"]) * ROW
+_A_C_LITTER = (NSTATE + _D["C_LITTER"]) * ROW
+_A_C_SOM = (NSTATE + _D["C_SOM"]) * ROW
+_A_F_LABREL = (NSTATE + _D["F_LABREL"]) * ROW
+_A_F_LEAF = (NSTATE + _D["F_LEAF"]) * ROW
+_A_DECOMP = (NSTATE + _D["DECOMP"]) * ROW
+
+
 @register_jitable(inline="always")
 def _cell(p, work, forcing, daylen, ga_coef, co2, d, c0, i):  # pragma: no cover - compiled
-    """One cell-day of cell ``c0 + i``: state from ``work``, step, state back, diagnostics added.
+    """One cell-day of cell ``c0 + i``: :func:`cell_physics`, then :func:`cell_carbon`.
 
-    ``work`` is the chunk's scratch block (see :func:`_run_block_jit`): row ``k`` of the state at
-    ``k * ROW``, row ``k`` of the accumulators at ``(NSTATE + k) * ROW``.
+    ``work`` is the chunk's scratch block (see :func:`_run_block_jit`): state row ``k`` at
+    ``k * ROW``, accumulator ``k`` at ``(NSTATE + k) * ROW``. The order of the statements is
+    the point: the carbon pools are read only when the carbon update needs them, and the water
+    state and physics diagnostics are stored before it, so neither is held in registers (and
+    spilled to the stack) through the long physics (see the module docstring).
     """
     c = c0 + i
-    s0 = (
-        work[0 * ROW + i], work[1 * ROW + i], work[2 * ROW + i], work[3 * ROW + i],
-        work[4 * ROW + i], work[5 * ROW + i], work[6 * ROW + i], work[7 * ROW + i],
-        work[8 * ROW + i], work[9 * ROW + i], work[10 * ROW + i],
-    )  # fmt: skip
-    new, dg = cell_step(
+    water, gpp, raw_gsi, decomp, fluxes = cell_physics(
         p,
-        s0,
+        work[_S_C_LEAF + i],
+        work[_S_W_TOP + i],
+        work[_S_W_SUB + i],
+        work[_S_SWE + i],
+        work[_S_T_SOIL + i],
         forcing[d, 0, c],
         forcing[d, 1, c],
         forcing[d, 2, c],
@@ -113,43 +172,72 @@ def _cell(p, work, forcing, daylen, ga_coef, co2, d, c0, i):  # pragma: no cover
         ga_coef[c],
         co2,
     )
-    work[0 * ROW + i] = new[0]
-    work[1 * ROW + i] = new[1]
-    work[2 * ROW + i] = new[2]
-    work[3 * ROW + i] = new[3]
-    work[4 * ROW + i] = new[4]
-    work[5 * ROW + i] = new[5]
-    work[6 * ROW + i] = new[6]
-    work[7 * ROW + i] = new[7]
-    work[8 * ROW + i] = new[8]
-    work[9 * ROW + i] = new[9]
-    work[10 * ROW + i] = new[10]
-    work[(NSTATE + 0) * ROW + i] += dg[0]
-    work[(NSTATE + 1) * ROW + i] += dg[1]
-    work[(NSTATE + 2) * ROW + i] += dg[2]
-    work[(NSTATE + 3) * ROW + i] += dg[3]
-    work[(NSTATE + 4) * ROW + i] += dg[4]
-    work[(NSTATE + 5) * ROW + i] += dg[5]
-    work[(NSTATE + 6) * ROW + i] += dg[6]
-    work[(NSTATE + 7) * ROW + i] += dg[7]
-    work[(NSTATE + 8) * ROW + i] += dg[8]
-    work[(NSTATE + 9) * ROW + i] += dg[9]
-    work[(NSTATE + 10) * ROW + i] += dg[10]
-    work[(NSTATE + 11) * ROW + i] += dg[11]
-    work[(NSTATE + 12) * ROW + i] += dg[12]
-    work[(NSTATE + 13) * ROW + i] += dg[13]
-    work[(NSTATE + 14) * ROW + i] += dg[14]
-    work[(NSTATE + 15) * ROW + i] += dg[15]
-    work[(NSTATE + 16) * ROW + i] += dg[16]
-    work[(NSTATE + 17) * ROW + i] += dg[17]
-    work[(NSTATE + 18) * ROW + i] += dg[18]
-    work[(NSTATE + 19) * ROW + i] += dg[19]
-    work[(NSTATE + 20) * ROW + i] += dg[20]
-    work[(NSTATE + 21) * ROW + i] += dg[21]
-    work[(NSTATE + 22) * ROW + i] += dg[22]
-    work[(NSTATE + 23) * ROW + i] += dg[23]
-    work[(NSTATE + 24) * ROW + i] += dg[24]
-    work[(NSTATE + 25) * ROW + i] += dg[25]
+    w1n, w2n, swe_n, tsoil_n = water
+    le, qh, qg, _rnet, transp, esoil, e_int, runoff, _precip, ts = fluxes
+    work[_S_W_TOP + i] = w1n
+    work[_S_W_SUB + i] = w2n
+    work[_S_SWE + i] = swe_n
+    work[_S_T_SOIL + i] = tsoil_n
+    work[_A_QLE + i] += le
+    work[_A_QH + i] += qh
+    work[_A_QG + i] += qg
+    work[_A_TRANSP + i] += transp
+    work[_A_ESOIL + i] += esoil
+    work[_A_EINT + i] += e_int
+    work[_A_RUNOFF + i] += runoff
+    work[_A_TSURF + i] += ts
+    work[_A_TSOIL + i] += tsoil_n
+    work[_A_SWE + i] += swe_n
+    work[_A_SOILW + i] += w1n + w2n
+    work[_A_SOILW_TOP + i] += w1n
+    pools, cflux = cell_carbon(
+        p,
+        work[_S_C_LABILE + i],
+        work[_S_C_LEAF + i],
+        work[_S_C_ROOT + i],
+        work[_S_C_WOOD + i],
+        work[_S_C_LITTER + i],
+        work[_S_C_SOM + i],
+        work[_S_GSI + i],
+        gpp,
+        raw_gsi,
+        decomp,
+    )
+    clab, cleaf, croot, cwood, clit, csom, gsi = pools
+    _ra, rh, f_labrel, f_leaf = cflux
+    work[_S_C_LABILE + i] = clab
+    work[_S_C_LEAF + i] = cleaf
+    work[_S_C_ROOT + i] = croot
+    work[_S_C_WOOD + i] = cwood
+    work[_S_C_LITTER + i] = clit
+    work[_S_C_SOM + i] = csom
+    work[_S_GSI + i] = gsi
+    work[_A_GPP + i] += gpp
+    work[_A_RH + i] += rh
+    work[_A_C_LABILE + i] += clab
+    work[_A_C_LEAF + i] += cleaf
+    work[_A_C_ROOT + i] += croot
+    work[_A_C_WOOD + i] += cwood
+    work[_A_C_LITTER + i] += clit
+    work[_A_C_SOM + i] += csom
+    work[_A_F_LABREL + i] += f_labrel
+    work[_A_F_LEAF + i] += f_leaf
+    work[_A_DECOMP + i] += f64(decomp)
+
+
+@register_jitable(inline="always")
+def _derived_sums(p, work, forcing, c0, n):  # pragma: no cover - compiled
+    """Fill the block sums of :data:`DERIVED_VARS` (the cell loop does not add them up).
+
+    RA and RNET from the other sums (exactly what the daily values would sum to, up to
+    round-off); PRECIP from the forcing, as ``cell_step`` computes it.
+    """
+    for i in range(n):
+        work[_A_RA + i] = p.f_auto * work[_A_GPP + i]
+        work[_A_RNET + i] = (work[_A_QLE + i] + work[_A_QH + i]) + work[_A_QG + i]
+    for d in range(forcing.shape[0]):
+        for i in range(n):
+            work[_A_PRECIP + i] += max(f64(forcing[d, _PR, c0 + i]), 0.0) * SECONDS_PER_DAY
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)
@@ -176,6 +264,7 @@ def _run_block_jit(p, state, forcing, daylen, ga_coef, co2, acc):  # pragma: no 
         for d in range(ndays):
             for i in range(np.uint64(n)):
                 _cell(p, work, forcing, daylen, ga_coef, co2, np.uint64(d), np.uint64(c0), i)
+        _derived_sums(p, work, forcing, c0, n)
         for k in range(NSTATE):
             for i in range(n):
                 state[k, c0 + i] = work[k * ROW + i]

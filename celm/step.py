@@ -117,8 +117,15 @@ NDIAG = len(DIAG_VARS)
 
 
 @register_jitable(inline="always")
-def cell_step(p, state, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, daylen, ga_coef, co2):
-    """Advance one day; see the module docstring for the order of processes.
+def cell_physics(
+    p, cleaf, w1, w2, swe, tsoil, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, daylen,
+    ga_coef, co2,
+):  # fmt: skip
+    """Everything but the carbon pools, from the start-of-day foliage, water and soil state.
+
+    Returns ``(water, gpp, raw_gsi, decomp, fluxes)``: ``water`` = (W_TOP, W_SUB, SWE, T_SOIL) at
+    the end of the day, GPP (float64), the day's GSI and turnover scalar (float32), and
+    ``fluxes`` = (QLE, QH, QG, RNET, TRANSP, ESOIL, EINT, RUNOFF, PRECIP, TSURF).
 
     Forcing units are those of the model-ready files (K, kg m-2 s-1, W m-2, kg kg-1, Pa, m s-1);
     ``daylen`` in hours, ``ga_coef`` = aerodynamic conductance per unit wind speed (1),
@@ -135,7 +142,6 @@ def cell_step(p, state, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, day
     (``reciprocalsN``, one division each) and loop-invariant ones are written ``x * (1.0 / y)``
     for the compiler to hoist; the physics functions take the reciprocals they need.
     """
-    clab, cleaf, croot, cwood, clit, csom, w1, w2, swe, tsoil, gsi = state
     # float32 copies of the forcing for the physics (no-ops in the kernel, which reads float32)
     ta, tmax, tmin, sw, lw = f32(tas), f32(tasmax), f32(tasmin), f32(rsds), f32(rlds)
     q, pa = f32(huss), f32(ps)
@@ -179,6 +185,8 @@ def cell_step(p, state, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, day
     sw_net = sw * (f32(1.0) - albedo)
     rn_iso = isothermal_net_radiation(sw_net, lw, ta)
     g_ground = f32(SOIL_HEAT_COEF) * (ta - f32(tsoil))
+    g_ground64 = f64(g_ground)
+    tsoil_n = tsoil + g_ground64 * (SECONDS_PER_DAY / SOIL_HEAT_CAPACITY)
     q_melt = f32(melt) * f32(LATENT_FUSION / SECONDS_PER_DAY)
     avail = rn_iso - g_ground - q_melt
     avail_canopy = avail * fcov
@@ -223,9 +231,7 @@ def cell_step(p, state, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, day
         * (f32(1.0) - fsno)
     )
     sublim_demand = (
-        np.maximum(num_soil * inv_wet, f32(0.0))
-        * f32(SECONDS_PER_DAY / LATENT_SUBLIMATION)
-        * fsno
+        np.maximum(num_soil * inv_wet, f32(0.0)) * f32(SECONDS_PER_DAY / LATENT_SUBLIMATION) * fsno
     )
 
     # --- water (float64): infiltration, runoff, supply-limited evaporation ---------------------
@@ -247,26 +253,69 @@ def cell_step(p, state, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, day
     le = ((transp + esoil + e_int) * f64(lam) + LATENT_SUBLIMATION * sublim) * (
         1.0 / SECONDS_PER_DAY
     )
-    g_ground64 = f64(g_ground)
     qg = g_ground64 + melt * (LATENT_FUSION / SECONDS_PER_DAY)
     ts, rnet, qh = energy_partition(
         f64(sw_net), f64(rlds), f64(tas), f64(rn_iso), le, qg, f64(inv_energy)
     )
-    tsoil_n = tsoil + g_ground64 * (SECONDS_PER_DAY / SOIL_HEAT_CAPACITY)
 
-    # --- phenology and carbon --------------------------------------------------------------------
-    gsi_n = relax_gsi(gsi, f64(daily_gsi(tmin - f32(T_FREEZE), f32(daylen), vpd_day, stress)))
-    decomp = f64(decomposition_scalar(f32(tsoil), theta32, f32(p.ln_q10)))
+    # --- phenology (the day's GSI) and the turnover scalar ------------------------------------
+    raw_gsi = daily_gsi(tmin - f32(T_FREEZE), f32(daylen), vpd_day, stress)
+    decomp = decomposition_scalar(f32(tsoil), theta32, f32(p.ln_q10))
+    water = (w1n, w2n, swe_n, tsoil_n)
+    fluxes = (le, qh, qg, rnet, transp, esoil + sublim, e_int, runoff_soil + capped, precip, ts)
+    return water, gpp, raw_gsi, decomp, fluxes
+
+
+@register_jitable(inline="always")
+def cell_carbon(p, clab, cleaf, croot, cwood, clit, csom, gsi, gpp, raw_gsi, decomp):
+    """The GSI state and the carbon pools after the day (the second half of :func:`cell_step`).
+
+    Returns ``(pools_and_gsi, (ra, rh, f_labrel, f_leaf))`` with the six pools and the GSI at the
+    end of the day.
+    """
+    gsi_n = relax_gsi(gsi, f64(raw_gsi))
     (
         clab_n, cleaf_n, croot_n, cwood_n, clit_n, csom_n, ra, rh, f_labrel, f_leaf,
-    ) = carbon_step(clab, cleaf, croot, cwood, clit, csom, gpp, gsi_n, decomp, p)  # fmt: skip
+    ) = carbon_step(clab, cleaf, croot, cwood, clit, csom, gpp, gsi_n, f64(decomp), p)  # fmt: skip
+    return (clab_n, cleaf_n, croot_n, cwood_n, clit_n, csom_n, gsi_n), (ra, rh, f_labrel, f_leaf)
 
+
+@register_jitable(inline="always")
+def cell_step(p, state, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, daylen, ga_coef, co2):
+    """Advance one day: :func:`cell_physics`, then :func:`cell_carbon`.
+
+    Returns ``(new_state, diagnostics)`` ordered like :data:`STATE_VARS` and :data:`DIAG_VARS`.
+    The kernel calls the two halves itself (so that the pools are read from memory only when
+    the carbon update needs them, instead of being held through the physics); this is the
+    composition the numpy reference and the tests run.
+    """
+    clab, cleaf, croot, cwood, clit, csom, w1, w2, swe, tsoil, gsi = state
+    water, gpp, raw_gsi, decomp, fluxes = cell_physics(
+        p, cleaf, w1, w2, swe, tsoil, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, daylen,
+        ga_coef, co2,
+    )  # fmt: skip
+    w1n, w2n, swe_n, tsoil_n = water
+    le, qh, qg, rnet, esoil, e_int, runoff, precip, ts = (
+        fluxes[0],
+        fluxes[1],
+        fluxes[2],
+        fluxes[3],
+        fluxes[5],
+        fluxes[6],
+        fluxes[7],
+        fluxes[8],
+        fluxes[9],
+    )
+    transp = fluxes[4]
+    pools, cflux = cell_carbon(p, clab, cleaf, croot, cwood, clit, csom, gsi, gpp, raw_gsi, decomp)
+    clab_n, cleaf_n, croot_n, cwood_n, clit_n, csom_n, gsi_n = pools
+    ra, rh, f_labrel, f_leaf = cflux
     new_state = (clab_n, cleaf_n, croot_n, cwood_n, clit_n, csom_n, w1n, w2n, swe_n, tsoil_n, gsi_n)
     diag = (
         gpp, ra, rh, le, qh, qg, rnet,
-        transp, esoil + sublim, e_int, runoff_soil + capped, precip,
+        transp, esoil, e_int, runoff, precip,
         ts, tsoil_n, swe_n, w1n + w2n, w1n,
         clab_n, cleaf_n, croot_n, cwood_n, clit_n, csom_n,
-        f_labrel, f_leaf, decomp,
+        f_labrel, f_leaf, f64(decomp),
     )  # fmt: skip
     return new_state, diag
