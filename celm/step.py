@@ -1,11 +1,15 @@
 """One day of CELM for one land cell (or, on the numpy path, for an array of cells).
 
-Contract: :func:`cell_step` is the single place where the processes are composed. It is a
-branch-free jitable function: the numba kernel (:mod:`celm.kernel`) calls it with scalars inside a
-loop over cells, the numpy reference calls the very same code with 1-D arrays of cells. It takes
-the prognostic state as a tuple ordered like :data:`STATE_VARS` and one day's forcing, and returns
-``(new_state, diagnostics)`` with diagnostics ordered like :data:`DIAG_VARS`. Budgets close by
-construction: see :mod:`celm.carbon`, :mod:`celm.hydrology` and :mod:`celm.energy`.
+Contract: the processes are composed in two halves, :func:`cell_physics` (everything but the
+carbon pools) and :func:`cell_carbon` (GSI and pools), and :func:`cell_step` is the day: the
+first half, then the second. All three are branch-free jitable functions: the numba kernel
+(:mod:`celm.kernel`) calls the two halves with scalars inside a loop over cells (it reads the
+pools from memory between them), the numpy reference calls the very same code through
+:func:`cell_step` with 1-D arrays of cells; ``tests/celm/test_kernel.py`` checks they agree.
+:func:`cell_step` takes the prognostic state as a tuple ordered like :data:`STATE_VARS` and one
+day's forcing, and returns ``(new_state, diagnostics)`` with diagnostics ordered like
+:data:`DIAG_VARS`. Budgets close by construction: see :mod:`celm.carbon`,
+:mod:`celm.hydrology` and :mod:`celm.energy`.
 
 Order within a day: snow (partition, melt, cap) -> vegetation cover and water stress from the start-
 of-day state -> P-model GPP and canopy conductance -> isothermal radiation, ground heat and melt
@@ -295,18 +299,7 @@ def cell_step(p, state, tas, tasmax, tasmin, pr, rsds, rlds, huss, ps, wind, day
         ga_coef, co2,
     )  # fmt: skip
     w1n, w2n, swe_n, tsoil_n = water
-    le, qh, qg, rnet, esoil, e_int, runoff, precip, ts = (
-        fluxes[0],
-        fluxes[1],
-        fluxes[2],
-        fluxes[3],
-        fluxes[5],
-        fluxes[6],
-        fluxes[7],
-        fluxes[8],
-        fluxes[9],
-    )
-    transp = fluxes[4]
+    le, qh, qg, rnet, transp, esoil, e_int, runoff, precip, ts = fluxes
     pools, cflux = cell_carbon(p, clab, cleaf, croot, cwood, clit, csom, gsi, gpp, raw_gsi, decomp)
     clab_n, cleaf_n, croot_n, cwood_n, clit_n, csom_n, gsi_n = pools
     ra, rh, f_labrel, f_leaf = cflux
