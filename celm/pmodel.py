@@ -46,7 +46,7 @@ from celm.constants import (
     VOGEL_B,
     VOGEL_C,
 )
-from celm.mathfn import exp_bounded, f32, one_minus_pow_two_thirds, reciprocals2
+from celm.mathfn import exp_bounded, f32, one_minus_pow_two_thirds
 
 
 @register_jitable(inline="always")
@@ -70,8 +70,8 @@ def pmodel_lue(tk, inv_tk, inv_tk_vogel, inv_vpd, co2_ppm, patm, kphio, beta):
     """Light-use efficiency and the canopy conductance it implies.
 
     Inputs: ``tk`` from :func:`pmodel_leaf_temperature` with its reciprocals ``1/tk`` and
-    ``1/(tk - 137.546 K)`` and ``1/max(vpd, 1 Pa)``, computed by the caller together with other
-    reciprocals (see :func:`celm.mathfn.reciprocals4`); the function itself has one division.
+    ``1/(tk - 137.546 K)`` and ``1/max(vpd, 1 Pa)``, computed by the caller as soon as their
+    arguments are known (the kernel is latency-bound; see :func:`celm.step.cell_physics`).
 
     Returns ``(lue, g_per_gpp)``: ``lue`` in gC per mol of absorbed photons, so that
     GPP = lue * fAPAR * PPFD; ``g_per_gpp`` = 1.6 R T / (Mc 86400 ca (1 - chi)), the stomatal
@@ -100,7 +100,8 @@ def pmodel_lue(tk, inv_tk, inv_tk_vogel, inv_vpd, co2_ppm, patm, kphio, beta):
     )
     n = np.maximum((f32(1.0) - g_ratio) * rho, f32(1e-9))
     d = n + f32(3.0) * g_ratio * (f32(1.0) + rho)
-    inv_nd, inv_gp = reciprocals2(n * d, (f32(1.0) - g_ratio) * patm)
+    inv_nd = f32(1.0) / (n * d)
+    inv_gp = f32(1.0) / ((f32(1.0) - g_ratio) * patm)
     m = n * n * inv_nd
     u = f32(C_STAR_JMAX) * d * d * inv_nd
     # Jmax limitation (Wang et al. 2017): mj = m sqrt(1 - (c*/m)^(2/3)), zero when m <= c*

@@ -66,7 +66,7 @@ from celm.hydrology import (
     snow_update,
     top_wetness,
 )
-from celm.mathfn import f32, f64, ramp32, reciprocals2, reciprocals3, reciprocals4
+from celm.mathfn import f32, f64, ramp32
 from celm.phenology import daily_gsi, relax_gsi
 from celm.pmodel import pmodel_leaf_temperature, pmodel_lue
 
@@ -142,9 +142,11 @@ def cell_physics(
     float32 on disk anyway. Each float32 flux is converted once, and that one float64 value is
     applied to its donor, its receiver and the diagnostics.
 
-    Speed: divisions are the kernel's bottleneck, so independent reciprocals are batched
-    (``reciprocalsN``, one division each) and loop-invariant ones are written ``x * (1.0 / y)``
-    for the compiler to hoist; the physics functions take the reciprocals they need.
+    Speed: the kernel is bound by the latency of its dependency chains, so each reciprocal is
+    its own division (in the kernel an approximate reciprocal refined by a Newton step, about 15
+    cycles), computed as soon as its argument is known; loop-invariant ones are written
+    ``x * (1.0 / y)`` for the compiler to hoist. The physics functions take the reciprocals they
+    need.
     """
     # float32 copies of the forcing for the physics (no-ops in the kernel, which reads float32)
     ta, tmax, tmin, sw, lw = f32(tas), f32(tasmax), f32(tasmin), f32(rsds), f32(rlds)
@@ -161,19 +163,18 @@ def cell_physics(
     frost = ramp32(f32(tsoil) - f32(T_FREEZE), -2.0, 0.0)
     tw = top_wetness(f32(w1))
 
-    # --- first batch of reciprocals (forcing and start-of-day state only) ---------------------
+    # --- reciprocals of forcing and start-of-day terms ------------------------------------------
     t_day = daytime_temperature(tc, tmax - f32(T_FREEZE), tmin - f32(T_FREEZE))
     tk_leaf = pmodel_leaf_temperature(t_day)
     lam = latent_heat_vaporisation(tc)
-    inv_vp, inv_es, inv_es_day, inv_lam = reciprocals4(
-        vapour_pressure_denominator(q), esat_denominator(tc), esat_denominator(t_day), lam
-    )
-    inv_tk_leaf, inv_tk_vogel, inv_rho, inv_snow = reciprocals4(
-        tk_leaf,
-        tk_leaf - f32(VOGEL_C),
-        air_density_denominator(ta, q),
-        snow_cover_denominator(f32(swe_a)),
-    )
+    inv_vp = f32(1.0) / vapour_pressure_denominator(q)
+    inv_es = f32(1.0) / esat_denominator(tc)
+    inv_es_day = f32(1.0) / esat_denominator(t_day)
+    inv_lam = f32(1.0) / lam
+    inv_tk_leaf = f32(1.0) / tk_leaf
+    inv_tk_vogel = f32(1.0) / (tk_leaf - f32(VOGEL_C))
+    inv_rho = f32(1.0) / air_density_denominator(ta, q)
+    inv_snow = f32(1.0) / snow_cover_denominator(f32(swe_a))
     e_air = q * pa * inv_vp
     es_mean, delta = saturation_vapour_pressure(tc, inv_es)
     es_day, _ = saturation_vapour_pressure(t_day, inv_es_day)
@@ -198,10 +199,9 @@ def cell_physics(
     g_soil = f32(p.g_soil_max) * tw * tw
     num_soil = penman_numerator(avail_soil, vpd, ga, delta, rho)
 
-    # --- second batch ------------------------------------------------------------------------
-    inv_vpd_day, inv_wet, inv_energy = reciprocals3(
-        vpd_day, delta + gamma, energy_partition_denominator(rho, ga, ta)
-    )
+    inv_vpd_day = f32(1.0) / vpd_day
+    inv_wet = f32(1.0) / (delta + gamma)
+    inv_energy = f32(1.0) / energy_partition_denominator(rho, ga, ta)
 
     # --- GPP (P-model) and canopy conductance --------------------------------------------------
     lue, g_per_gpp = pmodel_lue(
@@ -218,11 +218,9 @@ def cell_physics(
         penman_numerator(avail_canopy, vpd, ga, delta, rho) * inv_wet, f32(0.0)
     ) * to_mm  # fmt: skip
     e_int = np.minimum(rain * f64(f32(INTERCEPTION_FRACTION) * fcov), f64(e_wet))  # float64
-    inv_e_wet, inv_soil_pm, inv_canopy_pm = reciprocals3(
-        np.maximum(e_wet, f32(TINY)),
-        penman_monteith_denominator(ga, g_soil, delta, gamma),
-        penman_monteith_denominator(ga, g_canopy, delta, gamma),
-    )
+    inv_e_wet = f32(1.0) / np.maximum(e_wet, f32(TINY))
+    inv_soil_pm = f32(1.0) / penman_monteith_denominator(ga, g_soil, delta, gamma)
+    inv_canopy_pm = f32(1.0) / penman_monteith_denominator(ga, g_canopy, delta, gamma)
     num_day = penman_numerator(avail_canopy, vpd_day, ga, delta, rho)
     transp_demand = (
         np.maximum(penman_monteith(num_day, g_canopy, inv_canopy_pm), f32(0.0))
@@ -241,9 +239,8 @@ def cell_physics(
     # --- water (float64): infiltration, runoff, supply-limited evaporation ---------------------
     w1a, w2a, runoff_soil = infiltrate(w1, w2, p.w2_fc, rain - e_int + melt, theta)
     av1, av2 = available_water(w1a, w2a, p.w2_wp)
-    inv_av, inv_demand = reciprocals2(
-        f32(np.maximum(av1 + av2, TINY)), np.maximum(transp_demand, f32(TINY))
-    )
+    inv_av = f32(1.0) / f32(np.maximum(av1 + av2, TINY))
+    inv_demand = f32(1.0) / np.maximum(transp_demand, f32(TINY))
     transp_demand64 = f64(transp_demand)
     w1n, w2n, swe_n, transp, esoil, sublim = apply_evaporation(
         w1a, w2a, swe_a, av1, av2, f64(inv_av), transp_demand64, f64(esoil_demand),
