@@ -49,6 +49,13 @@ def decomposition_scalar(tsoil_k, theta_rel, ln_q10):
 
 
 @register_jitable(inline="always")
+def autotrophic_respiration(gpp, p):
+    """RA (gC m-2 d-1): the fixed fraction ``f_auto`` of GPP. The kernel also applies it to the
+    block's summed GPP instead of summing RA day by day (``celm.kernel._derived_sums``)."""
+    return p.f_auto * gpp
+
+
+@register_jitable(inline="always")
 def carbon_step(clab, cleaf, croot, cwood, clit, csom, gpp, gsi, decomp, p):
     """Advance the six pools by one day.
 
@@ -58,7 +65,7 @@ def carbon_step(clab, cleaf, croot, cwood, clit, csom, gpp, gsi, decomp, p):
     end of the day and the fluxes over the day (the other transfers are ``k * pool`` with constant
     ``k`` or follow from RH, so they need not be returned).
     """
-    ra = p.f_auto * gpp
+    ra = autotrophic_respiration(gpp, p)
     npp = gpp - ra
     f_labrel = clab * np.minimum(LABILE_RELEASE_MAX * gsi, 1.0)
     fall = LEAF_FALL_MAX * (1.0 - ramp(gsi, GSI_FALL_LO, GSI_FALL_HI))

@@ -25,6 +25,7 @@ from numba.extending import register_jitable
 
 from celm.constants import (
     DEGREE_DAY_FACTOR,
+    SECONDS_PER_DAY,
     SWE_COVER_HALF,
     SWE_MAX,
     T_RAIN,
@@ -33,7 +34,17 @@ from celm.constants import (
     W1_RES,
     W1_WP,
 )
-from celm.mathfn import f32, ramp
+from celm.mathfn import f32, f64, ramp
+
+
+@register_jitable(inline="always")
+def daily_precipitation(pr):
+    """The day's precipitation (mm d-1, float64) from the forcing's ``pr`` (kg m-2 s-1).
+
+    Negative values (interpolation round-off in some products) count as none. The kernel also
+    sums it over a block straight from the forcing (``celm.kernel._derived_sums``).
+    """
+    return np.maximum(f64(pr), 0.0) * SECONDS_PER_DAY
 
 
 @register_jitable(inline="always")

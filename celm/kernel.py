@@ -67,7 +67,8 @@ import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
-from celm.constants import SECONDS_PER_DAY
+from celm.carbon import autotrophic_respiration
+from celm.hydrology import daily_precipitation
 from celm.mathfn import f64
 from celm.step import DIAG_VARS, NDIAG, NSTATE, STATE_VARS, cell_carbon, cell_physics, cell_step
 
@@ -233,14 +234,14 @@ def _derived_sums(p, work, forcing, c0, n):  # pragma: no cover - compiled
     """Fill the block sums of :data:`DERIVED_VARS` (the cell loop does not add them up).
 
     RA and RNET from the other sums (exactly what the daily values would sum to, up to
-    round-off); PRECIP from the forcing, as ``cell_step`` computes it.
+    round-off); PRECIP from the forcing, by the same functions ``cell_step`` uses.
     """
     for i in range(n):
-        work[_A_RA + i] = p.f_auto * work[_A_GPP + i]
+        work[_A_RA + i] = autotrophic_respiration(work[_A_GPP + i], p)
         work[_A_RNET + i] = (work[_A_QLE + i] + work[_A_QH + i]) + work[_A_QG + i]
     for d in range(forcing.shape[0]):
         for i in range(n):
-            work[_A_PRECIP + i] += max(f64(forcing[d, _PR, c0 + i]), 0.0) * SECONDS_PER_DAY
+            work[_A_PRECIP + i] += daily_precipitation(forcing[d, _PR, c0 + i])
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", boundscheck=False)

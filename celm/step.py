@@ -59,6 +59,7 @@ from celm.energy import (
 from celm.hydrology import (
     apply_evaporation,
     available_water,
+    daily_precipitation,
     infiltrate,
     relative_available_water,
     snow_cover_denominator,
@@ -154,7 +155,7 @@ def cell_physics(
     tc = ta - f32(T_FREEZE)
 
     # --- snow (float64), vegetation cover and water stress (start of day) ----------------------
-    precip = np.maximum(f64(pr), 0.0) * SECONDS_PER_DAY
+    precip = daily_precipitation(pr)
     swe_a, rain, melt, capped = snow_update(swe, precip, f64(tas) - T_FREEZE)
     fcov = canopy_cover(f32(cleaf) * f32(p.sla), K_EXTINCTION)
     theta = relative_available_water(w1, w2, p.w2_wp, p.soil_water_capacity)
