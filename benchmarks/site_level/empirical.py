@@ -35,7 +35,7 @@ SEASONAL = "seasonal cycle of same-IGBP sites"
 
 def season_day(dates: pd.DatetimeIndex, lat: float) -> np.ndarray:
     """0..364: day of a 365-day year, 29 Feb as 28 Feb, shifted half a year south of the equator."""
-    doy = dates.dayofyear.to_numpy() - 1
+    doy = dates.day_of_year.to_numpy() - 1
     leap_after = dates.is_leap_year & (dates.month > 2)
     doy = np.where(leap_after | ((dates.month == 2) & (dates.day == 29)), doy - 1, doy)
     if lat < 0:

@@ -67,7 +67,7 @@ TABLE: dict[str, CalLMIPVariable] = {
         ),
         CalLMIPVariable(
             "hfss", "Sensible heat flux", "W m-2", "surface_upward_sensible_heat_flux", -300, 600,
-            optimised=True, site_min=-250, site_max=450,
+            optimised=True, site_min=-300, site_max=450,
         ),
         CalLMIPVariable(
             "gpp",
