@@ -220,8 +220,8 @@ def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str, site: b
     if lo < vmin or hi > vmax:
         report.error(
             name,
-            f"values {lo:.4g}..{hi:.4g} {units} outside plausible "
-            f"{'daily site' if site else 'global mean'} range [{vmin:g}, {vmax:g}] "
+            f"values {lo:.4g}..{hi:.4g} {units} outside plausible range [{vmin:g}, {vmax:g}] "
+            f"for {'daily values at one site' if site else 'global means'} "
             "(wrong units or sign?)",
         )
 

@@ -350,7 +350,7 @@ def test_bad_units_not_as_in_protocol(tmp_path, observations) -> None:
     a = _bad(tmp_path / "a", observations, mutate=spell)
     assert any("the protocol requires 'W m-2'" in m for m in _errors(a, "hfss"))
     b = _bad(tmp_path / "b", observations, mutate=grams)
-    assert any("daily site range" in m for m in _errors(b, "nep"))
+    assert any("daily values at one site" in m for m in _errors(b, "nep"))
     for path, var in ((a, "hfss"), (b, "nep")):
         s = score_upload([path], OBS).scores.set_index("variable")
         assert s.loc[var, "status"] == "unscored"
