@@ -17,11 +17,10 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
 import numpy as np
 import pandas as pd
 
-from benchmarks.report import TEMPLATES, _atomic_write, _table, _uri
+from benchmarks.report import _atomic_write, _table, _uri, template_environment
 
 if TYPE_CHECKING:
     from benchmarks.site_level.run import SiteLevelResult
@@ -68,6 +67,7 @@ def section_context(result: SiteLevelResult, obs_dir: Path) -> dict:
     scored = result.scores[result.scores["status"] == "scored"]
     unscored = result.scores[result.scores["status"] == "unscored"]
     findings = result.findings
+    short = findings.assign(file=[Path(f).name for f in findings["file"]])
     headline = result.pooled[(result.pooled["class"] == "all sites")
                              & (result.pooled["model"] == "all models")]
     per_site = result.changes[result.changes["metric"].isin(
@@ -83,8 +83,9 @@ def section_context(result: SiteLevelResult, obs_dir: Path) -> dict:
         "files": files,
         "obs_dir": str(obs_dir),
         "met_note": result.met_note,
-        "problems": _table(findings[findings["level"].isin(["ERROR", "WARNING"])]),
-        "info": _table(findings[findings["level"] == "INFO"]),
+        "errors": _table(short[short["level"] == "ERROR"]),
+        "warnings": _table(short[short["level"] == "WARNING"]),
+        "info": _table(short[short["level"] == "INFO"]),
         "unscored": _table(unscored[["model", "scenario", "stage", "site", "variable", "note"]]),
         "headline": _table(headline.drop(columns=["class", "model"]),
                            score_cols=()),
@@ -107,14 +108,7 @@ def write_site_report(out_dir: Path, result: SiteLevelResult, *, obs_dir: Path) 
                         ("site_benchmarks", result.benchmarks),
                         ("site_findings", result.findings)):
         _atomic_write(out_dir / f"{name}.csv", frame.to_csv(index=False))
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    html = env.get_template("sites.html.j2").render(
+    html = template_environment().get_template("sites.html.j2").render(
         title="CalLMIP Phase 1 site-level submissions",
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         models=sorted({r.model for r in result.runs}),
