@@ -103,7 +103,8 @@ def _num(value: object, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
-INTEGER_COLUMNS = frozenset({"n_models", "models", "cycle", "Days", "Months", "job_id"})
+INTEGER_COLUMNS = frozenset({"n_models", "models", "cycle", "Days", "Months", "job_id", "sites",
+                             "days", "metrics_won", "sites_beaten"})
 HEADLINE_LABELS = {
     "n_models": "models",
     "prior_mean": "prior score",
