@@ -7,13 +7,14 @@ does against the observations in ``--obs`` (any directory of CalLMIP flux files)
 daily NEE, Qle and Qh (and any other observed variable) per model, site and stage; prior ->
 posterior changes; inter-model spread; pooling by IGBP class with bootstrap intervals; empirical
 benchmarks. Writes CSV files and ``index.html`` to ``--out``. Exit 0 when every file was
-scored, 2 when a file or variable had an error (the rest is still scored and written).
+scored, 2 when a file or variable had an error (the rest is still scored and written); an
+unusable observation or met directory or site table exits with the code of its kind
+(``callmip/cli_errors.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -23,18 +24,13 @@ SHIPPED_OBS = REPO_ROOT / "data" / "flux-sites"
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
-    from benchmarks.site_level.met import MetFileError
     from benchmarks.site_level.run import score_upload
-    from callmip.conform.phase1_sites import SiteTableError
-    from callmip.fluxobs import ObservationFileError
 
     t0 = time.monotonic()
-    try:
-        result = score_upload(args.paths, args.obs, args.out, met_dir=args.met,
-                              site_table=args.site_table, n_boot=args.bootstrap, seed=args.seed)
-    except (ObservationFileError, MetFileError, SiteTableError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # bad observation/met directories or site tables raise errors the CLI reports in one line
+    # with their exit code (callmip/cli_errors.py)
+    result = score_upload(args.paths, args.obs, args.out, met_dir=args.met,
+                          site_table=args.site_table, n_boot=args.bootstrap, seed=args.seed)
     scored = sum("*" not in r.unscored for r in result.runs)
     print(f"{len(result.runs)} site files, {scored} scored, {result.n_errors} errors "
           f"({time.monotonic() - t0:.1f} s)")
