@@ -17,8 +17,10 @@ in summer at forests - agree with the protocol), while CalLMIP nep is *positive 
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import netCDF4
@@ -80,13 +82,22 @@ class FluxObservations:
     def n_days(self) -> int:
         return len(self.dates)
 
-    @property
+    @cached_property
     def n_leap_days(self) -> int:
-        return int(((self.dates.month == 2) & (self.dates.day == 29)).sum())
+        return leap_days(self.dates)
 
     def describe_period(self) -> str:
         return (f"{self.first_day:%Y-%m-%d}..{self.last_day:%Y-%m-%d}, {self.n_days} days "
                 f"incl. {self.n_leap_days} leap days")
+
+
+def leap_days(dates: pd.DatetimeIndex) -> int:
+    """How many 29 Februaries ``dates`` (consecutive calendar days) hold."""
+    if len(dates) == 0:
+        return 0
+    first, last = dates[0], dates[-1]
+    return sum(1 for year in range(first.year, last.year + 1)
+               if calendar.isleap(year) and first <= pd.Timestamp(year, 2, 29) <= last)
 
 
 class ObservationFileError(ValueError):

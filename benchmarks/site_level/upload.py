@@ -13,8 +13,9 @@ for the variables that can be scored. What cannot be scored, and why, is in ``un
   nep's sign flipped against the observations, wrong dimensions) leaves that variable unscored;
 * a ``<var>_post_unc`` with an ERROR is not used for the coverage of the posterior band.
 
-The file is read with netCDF4, never xarray, which cannot open the official CLASSIC template
-("dimension 'lat' already exists as a scalar variable").
+The file is opened once, by the checker, with netCDF4, never xarray, which cannot open the
+official CLASSIC template ("dimension 'lat' already exists as a scalar variable"); the series
+scored are the values the checker read and checked (missing values as NaN, never a fill value).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 import pandas as pd
 
@@ -104,10 +104,6 @@ def find_site_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[Uploa
     return unique, problems
 
 
-def _series(ds: netCDF4.Dataset, name: str) -> np.ndarray:
-    return np.ma.filled(np.asarray(ds.variables[name][:], dtype=float), np.nan).ravel()
-
-
 def read_site_run(
     path: Path,
     observations: Mapping[str, FluxObservations],
@@ -119,7 +115,9 @@ def read_site_run(
     if name is None:
         raise ValueError(f"{path}: not a site file name")
     report = check_file(path, observations=observations, site_table=site_table,
-                        name=path.name)
+                        name=path.name, keep_values=True)
+    # the values the checker read (file opened once); the run keeps only the scored series
+    values, report.values = report.values, None
     ctx = report.site
     obs = ctx.observations if ctx is not None else None
     site = ctx.site if ctx is not None else None
@@ -129,26 +127,24 @@ def read_site_run(
     file_errors = [f for f in report.findings if f.level == Level.ERROR
                    and f.where in ("file", "time", "lat", "lon", "lat/lon", "site", "file name",
                                    "global attributes", "observations")]
-    if ctx is None or not ctx.file_ok or file_errors or obs is None:
+    if ctx is None or not ctx.file_ok or file_errors or obs is None or values is None:
         reason = "; ".join(f"{f.where}: {f.message}" for f in file_errors)
         if obs is None:
             reason = reason or f"no observations for {name.site} in {obs_label}"
         run.unscored["*"] = reason or "file failed the site checks"
         return run
-    with netCDF4.Dataset(path) as ds:
-        for var, observed in obs.series.items():
-            errors = report.errors_for(var)
-            if errors:
-                run.unscored[var] = "; ".join(f.message for f in errors)
-                continue
-            if var not in ds.variables:
-                run.unscored[var] = "not in the file"
-                continue
-            spec = observed.spec
-            raw = _series(ds, var)
-            units = str(getattr(ds.variables[var], "units", TABLE[var].units))
-            run.values[var] = spec.sign * convert(raw, units, spec.units)
-            unc_name = post_unc_name(var)
-            if unc_name in ds.variables and not report.errors_for(unc_name):
-                run.post_unc[var] = np.abs(convert(_series(ds, unc_name), units, spec.units))
+    for var, observed in obs.series.items():
+        errors = report.errors_for(var)
+        if errors:
+            run.unscored[var] = "; ".join(f.message for f in errors)
+            continue
+        if var not in values:
+            run.unscored[var] = "not in the file"
+            continue
+        spec = observed.spec
+        units = str(values.attrs(var).get("units", TABLE[var].units))
+        run.values[var] = spec.sign * convert(values.data(var).ravel(), units, spec.units)
+        unc_name = post_unc_name(var)
+        if unc_name in values and not report.errors_for(unc_name):
+            run.post_unc[var] = np.abs(convert(values.data(unc_name).ravel(), units, spec.units))
     return run

@@ -75,6 +75,7 @@ class CheckReport:
     path: Path
     findings: list[Finding] = field(default_factory=list)
     site: SiteContext | None = None  # set for Phase 1 site files
+    values: FileValues | None = None  # what a site file's check read (check_file keep_values)
 
     @property
     def ok(self) -> bool:
@@ -100,6 +101,76 @@ class CheckReport:
         return "\n".join([head, *(f"  {f}" for f in self.findings)])
 
 
+class FileValues:
+    """The variables of one open file as float64 arrays, NaN where a value is missing.
+
+    Missing means masked by netCDF4 (``_FillValue``, ``missing_value``, valid range) or not
+    finite, the checker's one notion of it. With ``cache`` (site files: one value per day, a few
+    kB per variable) every variable and its attributes are read from the open file once, however
+    many checks use them, and stay readable after the file is closed, so the scorer reuses what
+    the checker read instead of opening the file again. Without (global files: hundreds of MB per
+    variable) each use reads the variable anew and nothing is held.
+    """
+
+    def __init__(self, ds: netCDF4.Dataset, *, cache: bool) -> None:
+        self._ds: netCDF4.Dataset | None = ds
+        self._cache = cache
+        self._data: dict[str, np.ndarray] = {}
+        self._attrs: dict[str, dict] = {}
+        self._dims: dict[str, tuple[str, ...]] = {}
+        self.order = tuple(ds.variables)  # every variable of the file, in file order
+        self.names = frozenset(self.order)
+        self.dimensions = {k: len(d) for k, d in ds.dimensions.items()}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def variable(self, name: str) -> netCDF4.Variable:
+        if self._ds is None:
+            raise RuntimeError(f"{name}: file closed and the variable was not read")
+        return self._ds.variables[name]
+
+    def data(self, name: str) -> np.ndarray:
+        """``name``'s values (float64, file shape), NaN where missing."""
+        if name in self._data:
+            return self._data[name]
+        raw = self.variable(name)[:]
+        data = np.array(np.ma.getdata(raw), dtype="float64")
+        mask = np.ma.getmask(raw)
+        if mask is not np.ma.nomask:
+            data[mask] = np.nan
+        invalid = ~np.isfinite(data)
+        if invalid.any():
+            data[invalid] = np.nan
+        if self._cache:
+            self._data[name] = data
+        return data
+
+    def attrs(self, name: str) -> dict:
+        """``name``'s netCDF attributes, read in one call."""
+        if name in self._attrs:
+            return self._attrs[name]
+        attrs = self.variable(name).__dict__
+        if self._cache:
+            self._attrs[name] = attrs
+        return attrs
+
+    def dims(self, name: str) -> tuple[str, ...]:
+        if name not in self._dims:
+            self._dims[name] = tuple(self.variable(name).dimensions)
+        return self._dims[name]
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """``name``'s shape, without reading its values unless they are held already."""
+        if name in self._data:
+            return self._data[name].shape
+        return tuple(self.variable(name).shape)
+
+    def detach(self) -> None:
+        """Forget the file (about to be closed); what was read stays readable."""
+        self._ds = None
+
+
 def _check_name(report: CheckReport, name: str) -> re.Match | None:
     m = GLOBAL_NAME.match(name)
     if m:
@@ -115,8 +186,7 @@ def _check_name(report: CheckReport, name: str) -> re.Match | None:
     return None
 
 
-def _check_globals(report: CheckReport, ds: netCDF4.Dataset, name_match: re.Match | None) -> None:
-    attrs = {k: ds.getncattr(k) for k in ds.ncattrs()}
+def _check_globals(report: CheckReport, attrs: dict, name_match: re.Match | None) -> None:
     for key, allowed in REQUIRED_GLOBAL_ATTRS.items():
         if key not in attrs:
             report.error("global attributes", f"required attribute {key!r} is missing")
@@ -186,36 +256,45 @@ def _check_latlon(report: CheckReport, ds: netCDF4.Dataset) -> None:
             report.error(name, f"units {got!r}, expected {units!r}")
 
 
-def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str, site: bool) -> None:
+def _finite_range(data: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of the non-missing values, None when every value is missing."""
+    if data.size and not np.isnan(data).any():
+        return float(data.min()), float(data.max())
+    valid = data[~np.isnan(data)]
+    return (float(valid.min()), float(valid.max())) if valid.size else None
+
+
+def _check_variable(report: CheckReport, values: FileValues, name: str, site: bool) -> None:
     spec = TABLE[name]
-    if name not in ds.variables:
+    if name not in values:
         if spec.required:
             report.error(name, "required variable is missing")
         else:
             report.warn(name, "not present (the protocol asks for it only if the model has it)")
         return
-    var = ds.variables[name]
-    if tuple(var.dimensions) != ("time", "lat", "lon"):
-        report.error(name, f"dimensions {var.dimensions}, expected ('time', 'lat', 'lon')")
-    units = getattr(var, "units", None)
+    attrs = values.attrs(name)
+    dims = values.dims(name)
+    if dims != ("time", "lat", "lon"):
+        report.error(name, f"dimensions {dims}, expected ('time', 'lat', 'lon')")
+    units = attrs.get("units")
     if units is None:
         report.error(name, "no units attribute")
     elif units != spec.units and units not in spec.alt_units:
         shown = units.encode("unicode_escape").decode()
         hint = " (contains invisible/non-ASCII characters)" if shown != units else ""
         report.error(name, f"units {shown!r}{hint}; the protocol requires {spec.units!r} exactly")
-    std = getattr(var, "standard_name", None)
+    std = attrs.get("standard_name")
     if spec.standard_name and std is None:
         report.warn(name, f"no standard_name (expected {spec.standard_name!r})")
     elif spec.standard_name and std != spec.standard_name:
         report.error(name, f"standard_name {std!r}, expected {spec.standard_name!r}")
-    if "_FillValue" not in var.ncattrs() and "missing_value" not in var.ncattrs():
+    if "_FillValue" not in attrs and "missing_value" not in attrs:
         report.warn(name, "no _FillValue/missing_value attribute")
-    data = np.ma.masked_invalid(var[:].astype("float64"))
-    if data.count() == 0:
+    bounds = _finite_range(values.data(name))
+    if bounds is None:
         report.error(name, "all values are missing")
         return
-    lo, hi = float(data.min()), float(data.max())
+    lo, hi = bounds
     vmin, vmax = spec.bounds(site)
     if lo < vmin or hi > vmax:
         report.error(
@@ -226,16 +305,19 @@ def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str, site: b
         )
 
 
-def _check_nep_sign(report: CheckReport, ds: netCDF4.Dataset) -> None:
+def _check_nep_sign(report: CheckReport, values: FileValues) -> None:
     """nep must be close to gpp - reco (fire aside); a flipped sign is close to reco - gpp."""
-    if not all(v in ds.variables for v in ("nep", "gpp", "reco")):
+    if not all(v in values for v in ("nep", "gpp", "reco")):
         return
-    nep, gpp, reco = (np.ma.masked_invalid(ds.variables[v][:].astype("float64")) for v in
-                      ("nep", "gpp", "reco"))
-    balance = gpp - reco
-    err_ok = float(np.ma.mean(np.abs(nep - balance)))
-    err_flipped = float(np.ma.mean(np.abs(nep + balance)))
-    scale = float(np.ma.mean(np.abs(balance)))
+    nep, gpp, reco = (values.data(v) for v in ("nep", "gpp", "reco"))
+    balance = gpp - reco  # NaN where gpp or reco is missing
+    with np.errstate(invalid="ignore"):
+        both = ~np.isnan(nep - balance)
+        if not both.any():
+            return
+        err_ok = float(np.mean(np.abs(nep - balance)[both]))
+        err_flipped = float(np.mean(np.abs(nep + balance)[both]))
+        scale = float(np.nanmean(np.abs(balance)))
     if scale > 0 and err_flipped < err_ok and err_ok > 0.5 * scale:
         report.error(
             "nep",
@@ -245,15 +327,15 @@ def _check_nep_sign(report: CheckReport, ds: netCDF4.Dataset) -> None:
         )
 
 
-def _stage(ds: netCDF4.Dataset, name_match: re.Match | None) -> str | None:
-    if "Calibration_stage" in ds.ncattrs():
-        return str(ds.getncattr("Calibration_stage"))
+def _stage(global_attrs: dict, name_match: re.Match | None) -> str | None:
+    if "Calibration_stage" in global_attrs:
+        return str(global_attrs["Calibration_stage"])
     return name_match["stage"] if name_match else None
 
 
-def _check_post_unc(report: CheckReport, ds: netCDF4.Dataset, stage: str | None) -> None:
+def _check_post_unc(report: CheckReport, values: FileValues, stage: str | None) -> None:
     """Validate every ``<var>_post_unc``; ask for the missing ones in Posterior files."""
-    for name in ds.variables:
+    for name in values.order:
         parent = post_unc_parent(name)
         if parent is None:
             continue
@@ -263,41 +345,41 @@ def _check_post_unc(report: CheckReport, ds: netCDF4.Dataset, stage: str | None)
         spec = TABLE[parent]
         if stage == "Prior":
             report.error(name, "posterior uncertainty in a Prior file (only Posterior files)")
-        var = ds.variables[name]
-        if tuple(var.dimensions) != ("time", "lat", "lon"):
-            report.error(name, f"dimensions {var.dimensions}, expected ('time', 'lat', 'lon')")
-        units = getattr(var, "units", None)
+        dims = values.dims(name)
+        if dims != ("time", "lat", "lon"):
+            report.error(name, f"dimensions {dims}, expected ('time', 'lat', 'lon')")
+        attrs = values.attrs(name)
+        units = attrs.get("units")
         if units != spec.units and units not in spec.alt_units:
             report.error(name, f"units {units!r}; must be {parent}'s units {spec.units!r}")
-        std = getattr(var, "standard_name", None)
+        std = attrs.get("standard_name")
         if spec.standard_name and std is not None and std != f"{spec.standard_name} standard_error":
             report.error(name, f"standard_name {std!r}, expected "
                                f"'{spec.standard_name} standard_error'")
-        data = np.ma.masked_invalid(var[:].astype("float64"))
-        if data.count() == 0:
+        data = values.data(name)
+        bounds = _finite_range(data)
+        if bounds is None:
             report.error(name, "all values are missing")
             continue
-        lo, hi = float(data.min()), float(data.max())
+        lo, hi = bounds
         if lo < 0:
             report.error(name, f"negative values (min {lo:.4g}): a standard deviation is >= 0")
         if hi > spec.valid_max - spec.valid_min:
             report.error(name, f"values up to {hi:.4g} {units} exceed the plausible spread of "
                                f"{parent} ({spec.valid_max - spec.valid_min:g}; wrong units?)")
-        if parent in ds.variables:
-            pvar = ds.variables[parent]
-            links = str(getattr(pvar, "ancillary_variables", "")).split()
+        if parent in values:
+            links = str(values.attrs(parent).get("ancillary_variables", "")).split()
             if name not in links:
                 report.warn(name, f"{parent} has no ancillary_variables attribute naming {name}")
-            if pvar.shape == var.shape:
-                pdata = np.ma.masked_invalid(pvar[:].astype("float64"))
-                gaps = int(np.sum(~np.ma.getmaskarray(pdata) & np.ma.getmaskarray(data)))
+            if values.shape(parent) == values.shape(name):
+                gaps = int(np.sum(~np.isnan(values.data(parent)) & np.isnan(data)))
                 if gaps:
                     report.warn(name, f"missing in {gaps} values where {parent} has data")
         else:
             report.error(name, f"uncertainty without its variable {parent!r}")
     if stage == "Posterior":
         for parent in OPTIMISED:
-            if parent in ds.variables and post_unc_name(parent) not in ds.variables:
+            if parent in values and post_unc_name(parent) not in values:
                 report.warn(parent, f"optimised variable without {post_unc_name(parent)}: the "
                                     "protocol asks for posterior uncertainties (or ensembles)")
 
@@ -310,13 +392,17 @@ def check_file(
     obs_dir: Path | str | None = None,
     observations: Mapping[str, FluxObservations] | None = None,
     site_table: Mapping[str, Phase1Site] | None = None,
+    keep_values: bool = False,
 ) -> CheckReport:
     """Check one file against the CalLMIP table and conventions.
 
     ``name`` is the file name to apply the naming rules to, when ``path`` is a temporary file
     that will be renamed once it passes. For site files, ``observations`` (site code -> flux
     observations, as the scorer holds them) or ``obs_dir`` (a directory of CalLMIP flux files)
-    give the period to check against; ``site_table`` replaces protocol v2's site list.
+    give the period to check against; ``site_table`` replaces protocol v2's site list. With
+    ``keep_values``, a site file's report holds in ``values`` every variable the checker read
+    (:class:`FileValues`), for a scorer that would otherwise read the file again; the caller drops
+    it when done.
     """
     path = Path(path)
     report = CheckReport(path)
@@ -339,15 +425,21 @@ def check_file(
         report.error("file", f"not a readable NetCDF file: {exc}")
         return report
     with ds:
-        _check_globals(report, ds, name_match)
+        values = FileValues(ds, cache=site_name is not None)
+        global_attrs = ds.__dict__
+        _check_globals(report, global_attrs, name_match)
         if site_name is not None:
-            report.site = check_site(report, ds, site_name, site_table or load_site_table(),
-                                     observations, obs_label)
+            report.site = check_site(report, ds, values, site_name,
+                                     site_table or load_site_table(), observations, obs_label)
         else:
             _check_time(report, ds, name_match)
             _check_latlon(report, ds)
         for var_name in variables or list(TABLE):
-            _check_variable(report, ds, var_name, site=site_name is not None)
-        _check_nep_sign(report, ds)
-        _check_post_unc(report, ds, _stage(ds, name_match) or (site_name and site_name.stage))
+            _check_variable(report, values, var_name, site=site_name is not None)
+        _check_nep_sign(report, values)
+        _check_post_unc(report, values,
+                        _stage(global_attrs, name_match) or (site_name and site_name.stage))
+        values.detach()
+    if keep_values and site_name is not None:
+        report.values = values
     return report

@@ -26,6 +26,8 @@ import cftime
 import numpy as np
 import pandas as pd
 
+from callmip.fluxobs import leap_days
+
 LEAP_CALENDARS = ("standard", "gregorian", "proleptic_gregorian", "julian")
 NO_LEAP_CALENDARS = ("noleap", "365_day", "360_day", "all_leap", "366_day")
 _UNITS = re.compile(r"^\s*days\s+since\s+\d{1,4}-\d{1,2}-\d{1,2}")
@@ -43,9 +45,7 @@ class DailyAxis:
 
     @property
     def n_leap_days(self) -> int:
-        if self.dates is None:
-            return 0
-        return int(((self.dates.month == 2) & (self.dates.day == 29)).sum())
+        return 0 if self.dates is None else leap_days(self.dates)
 
     def describe(self) -> str:
         if self.dates is None or len(self.dates) == 0:

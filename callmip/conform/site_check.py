@@ -29,7 +29,7 @@ from callmip.conform.phase1_sites import Phase1Site, canonical_code
 from callmip.conform.table import CAL_VAL, SiteFileName
 
 if TYPE_CHECKING:
-    from callmip.conform.check import CheckReport
+    from callmip.conform.check import CheckReport, FileValues
     from callmip.fluxobs import FluxObservations
 
 #: lat/lon of a site file must lie within this many degrees of the tower in the flux file
@@ -51,42 +51,48 @@ class SiteContext:
     file_ok: bool = True  # no file-level error: the file can be scored variable by variable
 
 
-def _coordinate(ds: netCDF4.Dataset, name: str, long: str) -> tuple[float | None, str | None, str]:
+def _coordinate(values: FileValues, name: str, long: str
+                ) -> tuple[float | None, str | None, str]:
     """(value, units, where) of the file's lat or lon: scalar ``lat`` or size-1 coordinate."""
     for cand in (name, long):
-        if cand in ds.variables:
-            var = ds.variables[cand]
-            data = np.ma.filled(np.asarray(var[:], dtype=float), np.nan).ravel()
+        if cand in values:
+            data = values.data(cand).ravel()
+            units = values.attrs(cand).get("units")
             if data.size != 1:
-                return None, getattr(var, "units", None), cand
-            return float(data[0]), getattr(var, "units", None), cand
+                return None, units, cand
+            return float(data[0]), units, cand
     return None, None, name
 
 
-def _check_latlon(report: CheckReport, ds: netCDF4.Dataset, obs: FluxObservations | None,
+def _check_latlon(report: CheckReport, values: FileValues, obs: FluxObservations | None,
                   ctx: SiteContext) -> None:
     found = {}
     for name, long, units in (("lat", "latitude", "degrees_north"),
                               ("lon", "longitude", "degrees_east")):
-        if name not in ds.variables:
+        if name not in values:
             report.error(name, "variable missing: the protocol requires scalar 'lat' and 'lon'")
             continue
-        var = ds.variables[name]
-        if var.size != 1:
-            report.error(name, f"{var.size} values; a site file has one (scalar) {name}")
+        size = int(np.prod(values.shape(name)))
+        if size != 1:
+            report.error(name, f"{size} values; a site file has one (scalar) {name}")
             ctx.file_ok = False
             continue
-        if name in ds.dimensions and len(ds.dimensions[name]) != 1:
-            report.error(name, f"dimension {name} has size {len(ds.dimensions[name])}, not 1")
-        got = getattr(var, "units", None)
+        if name in values.dimensions and values.dimensions[name] != 1:
+            report.error(name, f"dimension {name} has size {values.dimensions[name]}, not 1")
+        got = values.attrs(name).get("units")
         if got is None:
-            _, other_units, where = _coordinate(ds, long, long)
+            _, other_units, where = _coordinate(values, long, long)
             hint = f" ({where} carries {other_units!r})" if other_units else ""
             report.warn(name, f"scalar {name} has no units attribute{hint}; the protocol's "
                               f"example writes {units!r}")
         elif got != units:
             report.error(name, f"units {got!r}, expected {units!r}")
-        found[name] = float(np.ma.filled(np.asarray(var[:], dtype=float), np.nan).ravel()[0])
+        value = float(values.data(name).ravel()[0])
+        if not np.isfinite(value):
+            report.error(name, f"{name} is missing (fill value): the tower cannot be checked")
+            ctx.file_ok = False
+            continue
+        found[name] = value
     if obs is None or len(found) < 2:
         return
     dlat = abs(found["lat"] - obs.lat)
@@ -99,8 +105,8 @@ def _check_latlon(report: CheckReport, ds: netCDF4.Dataset, obs: FluxObservation
         ctx.file_ok = False
 
 
-def _check_attrs(report: CheckReport, ds: netCDF4.Dataset, name: SiteFileName) -> bool:
-    attrs = {k: str(ds.getncattr(k)) for k in ds.ncattrs()}
+def _check_attrs(report: CheckReport, global_attrs: dict, name: SiteFileName) -> bool:
+    attrs = {k: str(v) for k, v in global_attrs.items()}
     expected = {
         "Model": name.model_id,
         "CalLMIP_Phase": name.phase,
@@ -173,14 +179,13 @@ def _check_period(report: CheckReport, axis: DailyAxis, obs: FluxObservations | 
     return False
 
 
-def _check_nep_sign(report: CheckReport, ds: netCDF4.Dataset, ctx: SiteContext) -> None:
+def _check_nep_sign(report: CheckReport, values: FileValues, ctx: SiteContext) -> None:
     obs = ctx.observations
-    if not ctx.period_ok or obs is None or "nep" not in obs.series or "nep" not in ds.variables:
+    if not ctx.period_ok or obs is None or "nep" not in obs.series or "nep" not in values:
         return
-    var = ds.variables["nep"]
-    if var.size != obs.n_days:
+    model = values.data("nep").ravel()
+    if model.size != obs.n_days:
         return
-    model = np.ma.filled(np.asarray(var[:], dtype=float), np.nan).ravel()
     observed = obs.series["nep"].value
     ok = np.isfinite(model) & np.isfinite(observed)
     if ok.sum() < SIGN_MIN_DAYS or np.std(model[ok]) == 0 or np.std(observed[ok]) == 0:
@@ -196,12 +201,14 @@ def _check_nep_sign(report: CheckReport, ds: netCDF4.Dataset, ctx: SiteContext) 
 def check_site(
     report: CheckReport,
     ds: netCDF4.Dataset,
+    values: FileValues,
     name: SiteFileName,
     table: Mapping[str, Phase1Site],
     observations: Mapping[str, FluxObservations] | None,
     obs_dir_label: str,
 ) -> SiteContext:
-    """Run the site-file checks on the open dataset; return what the scorer needs."""
+    """Run the site-file checks on the open dataset, whose variables ``values`` reads; return
+    what the scorer needs."""
     obs_by_lower = {k.lower(): v for k, v in (observations or {}).items()}
     obs = obs_by_lower.get(name.site.lower())
     site = _check_site_code(report, name, table, obs is not None, obs_dir_label)
@@ -211,19 +218,18 @@ def check_site(
     elif obs is None and site is not None:
         report.warn("observations", f"no flux file for {site.code} in {obs_dir_label}: the "
                                     "file is checked but cannot be scored")
-    attrs_ok = _check_attrs(report, ds, name)
-    t = ds.variables.get("time")
-    if t is None:
+    attrs_ok = _check_attrs(report, ds.__dict__, name)
+    if "time" not in values:
         axis = DailyAxis(None, errors=["no time variable"])
     else:
-        axis = decode_daily_axis(t[:], getattr(t, "units", None), getattr(t, "calendar", None),
+        t = values.attrs("time")
+        axis = decode_daily_axis(values.data("time"), t.get("units"), t.get("calendar"),
                                  obs.first_day if obs is not None else None)
     ctx = SiteContext(name, site, obs, axis, period_ok=False)
     ctx.period_ok = _check_period(report, axis, obs, site)
-    _check_latlon(report, ds, obs, ctx)
-    _check_nep_sign(report, ds, ctx)
+    _check_latlon(report, values, obs, ctx)
+    _check_nep_sign(report, values, ctx)
     code_ok = site is not None or obs is not None
     role_ok = site is None or name.calval == site.calval
     ctx.file_ok = ctx.file_ok and ctx.period_ok and attrs_ok and code_ok and role_ok
     return ctx
-
