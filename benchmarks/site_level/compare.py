@@ -19,7 +19,8 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -124,6 +125,15 @@ def intermodel_spread(runs: Sequence[SiteRun], scores: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(rows, columns=cols)
 
 
+@lru_cache(maxsize=64)
+def _resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """The (n_boot, n) site indices of the bootstrap: one draw per sample size, reused for every
+    quantity of that size (each quantity resamples with the same seed, as it would alone)."""
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    idx.flags.writeable = False
+    return idx
+
+
 def bootstrap_mean(values: np.ndarray, n_boot: int = 2000, seed: int = 0,
                    level: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``values`` (one per site) and its percentile bootstrap interval."""
@@ -134,15 +144,28 @@ def bootstrap_mean(values: np.ndarray, n_boot: int = 2000, seed: int = 0,
     mean = float(v.mean())
     if v.size < 2:
         return mean, np.nan, np.nan
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
+    means = v[_resamples(v.size, n_boot, seed)].mean(axis=1)
     lo, hi = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
     return mean, float(lo), float(hi)
 
 
-def _classes(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    out = [(str(c), g) for c, g in frame.groupby("igbp", sort=True)]
-    return [("all sites", frame), *out]
+def _class_order(igbps: Iterable[str]) -> list[str]:
+    return ["all sites", *sorted(set(igbps))]
+
+
+def _with_classes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` twice: once as class 'all sites', once under each row's IGBP class."""
+    return pd.concat([frame.assign(cls="all sites"), frame.assign(cls=frame["igbp"])],
+                     ignore_index=True)
+
+
+def _series_by_prefix(series: pd.Series) -> dict[tuple, np.ndarray]:
+    """A Series on a sorted MultiIndex whose last level is the site -> {other levels: values in
+    site order}."""
+    out: dict[tuple, list[float]] = {}
+    for key, value in zip(series.index, series.to_numpy(dtype=float), strict=True):
+        out.setdefault(key[:-1], []).append(value)
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def pooled(changes: pd.DataFrame, spread: pd.DataFrame, n_boot: int = 2000,
@@ -151,35 +174,54 @@ def pooled(changes: pd.DataFrame, spread: pd.DataFrame, n_boot: int = 2000,
 
     Per model: the mean over sites of the site's change. Over all models: the mean over sites of
     the across-model mean change at each site. Spread: the mean over sites of the relative
-    change of the inter-model spread.
+    change of the inter-model spread. The per-site means come from one grouping of the whole
+    table (pandas' group mean, as a per-class grouping would give) and the bootstrap draws are
+    shared by quantities with as many sites, so the cost does not grow with classes x models.
     """
+    group = ["scenario", "role", "variable"]
     rows = []
     for metric, kind in POOLED_QUANTITIES.items():
         sel = changes[changes["metric"] == metric]
-        for (scenario, role, variable), g in sel.groupby(["scenario", "role", "variable"]):
-            for cls, gc in _classes(g):
-                per_model = [(m, gm.groupby("site")[kind].mean()) for m, gm in
-                             gc.groupby("model", sort=True)]
-                per_model.append(("all models", gc.groupby("site")[kind].mean()))
-                for model, per_site in per_model:
-                    mean, lo, hi = bootstrap_mean(per_site.to_numpy(), n_boot, seed)
-                    improved = gc if model == "all models" else gc[gc["model"] == model]
+        if sel.empty:
+            continue
+        frame = _with_classes(sel.assign(won=sel["improved"].eq(True)))
+        per_model = _series_by_prefix(frame.groupby([*group, "cls", "model", "site"])[kind].mean())
+        all_models = _series_by_prefix(frame.groupby([*group, "cls", "site"])[kind].mean())
+        won_model = frame.groupby([*group, "cls", "model"])["won"].agg(["sum", "size"])
+        won_all = frame.groupby([*group, "cls"])["won"].agg(["sum", "size"])
+        models = frame.groupby([*group, "cls"])["model"].unique()
+        for key, g in sel.groupby(group)["igbp"]:
+            for cls in _class_order(g):
+                names = sorted(models[(*key, cls)])
+                for model in [*names, "all models"]:
+                    if model == "all models":
+                        per_site, won = all_models[(*key, cls)], won_all.loc[(*key, cls)]
+                    else:
+                        per_site = per_model[(*key, cls, model)]
+                        won = won_model.loc[(*key, cls, model)]
+                    mean, lo, hi = bootstrap_mean(per_site, n_boot, seed)
                     rows.append({
-                        "scenario": scenario, "role": role, "variable": variable, "class": cls,
+                        "scenario": key[0], "role": key[1], "variable": key[2], "class": cls,
                         "model": model, "quantity": f"{metric} {kind.replace('_', ' ')}",
-                        "sites": int(per_site.notna().sum()), "mean": mean, "ci_low": lo,
-                        "ci_high": hi,
-                        "improved": f"{int(improved['improved'].fillna(False).sum())}/"
-                                    f"{len(improved)}",
+                        "sites": int((~np.isnan(per_site)).sum()), "mean": mean, "ci_low": lo,
+                        "ci_high": hi, "improved": f"{int(won['sum'])}/{int(won['size'])}",
                     })
-    for (scenario, role, variable), g in spread.groupby(["scenario", "role", "variable"]):
-        for cls, gc in _classes(g):
-            mean, lo, hi = bootstrap_mean(gc["relative_change"].to_numpy(), n_boot, seed)
+    spread_rows: dict[tuple, list[tuple[float, float]]] = {}
+    for rec in spread[[*group, "igbp", "relative_change", "change"]].itertuples(index=False):
+        for cls in ("all sites", rec.igbp):
+            spread_rows.setdefault((rec.scenario, rec.role, rec.variable, cls), []).append(
+                (rec.relative_change, rec.change))
+    for key in sorted({k[:3] for k in spread_rows}):
+        for cls in _class_order(k[3] for k in spread_rows
+                                if k[:3] == key and k[3] != "all sites"):
+            members = spread_rows[(*key, cls)]
+            rel = np.array([m[0] for m in members], dtype=float)
+            mean, lo, hi = bootstrap_mean(rel, n_boot, seed)
             rows.append({
-                "scenario": scenario, "role": role, "variable": variable, "class": cls,
+                "scenario": key[0], "role": key[1], "variable": key[2], "class": cls,
                 "model": "all models", "quantity": "inter-model spread relative change",
-                "sites": len(gc), "mean": mean, "ci_low": lo, "ci_high": hi,
-                "improved": f"{int((gc['change'] < 0).sum())}/{len(gc)}",
+                "sites": len(members), "mean": mean, "ci_low": lo, "ci_high": hi,
+                "improved": f"{sum(1 for m in members if m[1] < 0)}/{len(members)}",
             })
     cols = ["scenario", "role", "variable", "class", "model", "quantity", "sites", "mean",
             "ci_low", "ci_high", "improved"]
