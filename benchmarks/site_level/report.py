@@ -5,7 +5,7 @@ model, scenario, stage, site and variable: the metrics), ``site_changes.csv`` (p
 posterior per metric), ``site_spread.csv``, ``site_pooled.csv`` (by IGBP class and all sites,
 bootstrap intervals), ``site_benchmarks.csv`` (empirical-benchmark verdicts per site),
 ``site_findings.csv`` (every checker finding) and ``index.html`` (self-contained: inline CSS and
-PNG, no JavaScript, no external reference). The report's body is the template
+SVG, no JavaScript, no external reference). The report's body is the template
 ``site_section.html.j2``, so it can be included in another report. Each file goes through a
 temporary name (the benchmark report's atomic writer).
 """
@@ -13,14 +13,13 @@ temporary name (the benchmark report's atomic writer).
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from benchmarks.report import _atomic_write, _table, _uri, template_environment
+from benchmarks.report import _atomic_write, _table, template_environment
+from benchmarks.site_level.figure import bar_chart_svg
 
 if TYPE_CHECKING:
     from benchmarks.site_level.run import SiteLevelResult
@@ -28,38 +27,25 @@ if TYPE_CHECKING:
 LABELS = {"nep": "NEE (= -nep)", "hfls": "Qle (hfls)", "hfss": "Qh (hfss)"}
 
 
-def _pooled_png(pooled: pd.DataFrame) -> str | None:
-    """Bars of the pooled relative RMSE change (all sites) per model and variable, with CIs."""
+def _pooled_svg(pooled: pd.DataFrame) -> str | None:
+    """Bars of the pooled relative RMSE change (all sites) per model and variable, with CIs:
+    one inline SVG panel per role (calibration, validation sites); its text is escaped, so the
+    template inserts it as is."""
     sel = pooled[(pooled["quantity"] == "RMSE relative change") & (pooled["class"] == "all sites")]
     if sel.empty:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    roles = sorted(sel["role"].unique())
-    fig, axes = plt.subplots(1, len(roles), figsize=(5.5 * len(roles), 3.6), squeeze=False)
-    for ax, role in zip(axes[0], roles, strict=True):
-        g = sel[sel["role"] == role].reset_index(drop=True)
-        labels = [f"{LABELS.get(v, v)}\n{m}" for v, m in zip(g["variable"], g["model"],
-                                                             strict=True)]
-        y = 100 * g["mean"].to_numpy(dtype=float)
-        lo = 100 * g["ci_low"].to_numpy(dtype=float)
-        hi = 100 * g["ci_high"].to_numpy(dtype=float)
-        err = np.vstack([np.where(np.isfinite(lo), y - lo, 0),
-                         np.where(np.isfinite(hi), hi - y, 0)])
-        colors = ["#1a7f5a" if v < 0 else "#b42318" for v in y]
-        ax.bar(range(len(g)), y, yerr=err, color=colors, capsize=3)
-        ax.axhline(0, color="#333", lw=0.8)
-        ax.set_xticks(range(len(g)), labels, fontsize=7, rotation=60, ha="right")
-        ax.set_ylabel("RMSE change posterior vs prior (%)")
-        ax.set_title(f"{role} sites (mean over sites, 95% bootstrap CI)", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return _uri(buf.getvalue())
+    panels = []
+    for role in sorted(sel["role"].unique()):
+        g = sel[sel["role"] == role]
+        labels = [f"{LABELS.get(v, v)} {m}" for v, m in zip(g["variable"], g["model"],
+                                                           strict=True)]
+        y, lo, hi = (100 * g[c].to_numpy(dtype=float) for c in ("mean", "ci_low", "ci_high"))
+        tips = [f"{label}: {a:+.1f}% [{b:+.1f}, {c:+.1f}] over {n} sites"
+                for label, a, b, c, n in zip(labels, y, lo, hi, g["sites"], strict=True)]
+        panels.append(bar_chart_svg(labels, y, lo, hi, tooltips=tips,
+                                    title=f"{role} sites (mean over sites, 95% bootstrap CI)",
+                                    ylabel="RMSE change posterior vs prior (%)"))
+    return "".join(panels)
 
 
 def section_context(result: SiteLevelResult, obs_dir: Path) -> dict:
@@ -90,7 +76,7 @@ def section_context(result: SiteLevelResult, obs_dir: Path) -> dict:
         "headline": _table(headline.drop(columns=["class", "model"]),
                            score_cols=()),
         "pooled": _table(result.pooled),
-        "pooled_png": _pooled_png(result.pooled),
+        "pooled_svg": _pooled_svg(result.pooled),
         "per_site": _table(per_site.drop(columns=["units"])),
         "spread": _table(result.spread),
         "scores": _table(scored.drop(columns=["status"]),
