@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.cluster.vq import kmeans2
 
 from benchmarks.site_level.met import DailyMet
 from callmip.fluxobs import FluxObservations
@@ -55,6 +54,8 @@ class KMeansRegression:
         self.sd = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
         z = (x - self.mean) / self.sd
         k = min(k, len(x))
+        from scipy.cluster.vq import kmeans2  # late: scipy costs ~1 s of start-up, met is optional
+
         self.centroids, labels = kmeans2(z, k, minit="++", seed=np.random.default_rng(seed))
         self.models: list[tuple[str, np.ndarray]] = []
         for c in range(len(self.centroids)):
