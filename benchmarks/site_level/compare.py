@@ -47,15 +47,14 @@ def _improved(metric: str, prior: float, posterior: float) -> bool | None:
     return bool(b > a)
 
 
-def _pairs(scores: pd.DataFrame) -> list[tuple[pd.Series, pd.Series]]:
+def _pairs(scores: pd.DataFrame) -> list[tuple[dict, dict]]:
+    """(prior row, posterior row) of every scored posterior that has its prior (module doc)."""
     ok = scores[scores["status"] == "scored"]
-    priors = ok[ok["stage"] == "Prior"]
-    posts = ok[ok["stage"] == "Posterior"]
-    index = {}
-    for _, row in priors.iterrows():
+    index: dict[tuple, list[dict]] = {}
+    for row in ok[ok["stage"] == "Prior"].to_dict("records"):
         index.setdefault((row["model"], row["site"], row["variable"]), []).append(row)
     out = []
-    for _, post in posts.iterrows():
+    for post in ok[ok["stage"] == "Posterior"].to_dict("records"):
         cands = index.get((post["model"], post["site"], post["variable"]), [])
         same = [c for c in cands if c["scenario"] == post["scenario"]]
         prior = same[0] if same else (cands[0] if len(cands) == 1 else None)
@@ -86,7 +85,7 @@ def prior_posterior(scores: pd.DataFrame) -> pd.DataFrame:
 def intermodel_spread(runs: Sequence[SiteRun], scores: pd.DataFrame) -> pd.DataFrame:
     """Inter-model spread per scenario, site and variable, before and after calibration."""
     pairs = _pairs(scores)
-    groups: dict[tuple, list[tuple[pd.Series, pd.Series]]] = {}
+    groups: dict[tuple, list[tuple[dict, dict]]] = {}
     for prior, post in pairs:
         groups.setdefault((post["scenario"], post["site"], post["variable"]), []).append(
             (prior, post))

@@ -30,14 +30,18 @@ from callmip.fluxobs import FluxObservations
 DAYS = 365
 WINDOW = 31
 HALF_YEAR = 182
+LEAP_DAY = 59  # 0-based day of the year of 29 February in a leap year
 SEASONAL = "seasonal cycle of same-IGBP sites"
 
 
 def season_day(dates: pd.DatetimeIndex, lat: float) -> np.ndarray:
     """0..364: day of a 365-day year, 29 Feb as 28 Feb, shifted half a year south of the equator."""
-    doy = dates.day_of_year.to_numpy() - 1
-    leap_after = dates.is_leap_year & (dates.month > 2)
-    doy = np.where(leap_after | ((dates.month == 2) & (dates.day == 29)), doy - 1, doy)
+    days = dates.to_numpy().astype("datetime64[D]")
+    years = days.astype("datetime64[Y]")
+    doy = (days - years.astype("datetime64[D]")).astype(int)  # 0 = 1 January
+    year = years.astype(int) + 1970
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    doy = np.where(leap & (doy >= LEAP_DAY), doy - 1, doy)  # 29 Feb onwards: one day back
     if lat < 0:
         doy = (doy + HALF_YEAR) % DAYS
     return doy.astype(int)

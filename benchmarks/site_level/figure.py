@@ -33,9 +33,10 @@ def ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     raw = (hi - lo) / target
     mag = 10.0 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-12))
-    first = math.floor(lo / step + 1e-9)
-    last = math.ceil(hi / step - 1e-9)
-    return [round(k * step, 12) for k in range(first, last + 1)]
+    first, last = math.floor(lo / step), math.ceil(hi / step)
+    first -= first * step > lo  # a quotient rounded up to a whole number
+    last += last * step < hi
+    return [k * step for k in range(first, last + 1)]
 
 
 def _f(x: float) -> str:
