@@ -167,6 +167,13 @@ def _series_by_prefix(series: pd.Series) -> dict[tuple, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def _counts(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, tuple[int, int]]:
+    """{group key: (rows improved, rows)} of ``frame`` grouped by ``keys``."""
+    agg = frame.groupby(keys)["won"].agg(["sum", "size"])
+    return {k: (int(a), int(b)) for k, a, b in zip(agg.index, agg["sum"], agg["size"],
+                                                   strict=True)}
+
+
 def pooled(changes: pd.DataFrame, spread: pd.DataFrame, n_boot: int = 2000,
            seed: int = 0) -> pd.DataFrame:
     """Pooled changes by IGBP class and over all sites, per role, with bootstrap intervals.
@@ -186,24 +193,22 @@ def pooled(changes: pd.DataFrame, spread: pd.DataFrame, n_boot: int = 2000,
         frame = _with_classes(sel.assign(won=sel["improved"].eq(True)))
         per_model = _series_by_prefix(frame.groupby([*group, "cls", "model", "site"])[kind].mean())
         all_models = _series_by_prefix(frame.groupby([*group, "cls", "site"])[kind].mean())
-        won_model = frame.groupby([*group, "cls", "model"])["won"].agg(["sum", "size"])
-        won_all = frame.groupby([*group, "cls"])["won"].agg(["sum", "size"])
-        models = frame.groupby([*group, "cls"])["model"].unique()
+        won = {**_counts(frame, [*group, "cls", "model"]), **_counts(frame, [*group, "cls"])}
         for key, g in sel.groupby(group)["igbp"]:
             for cls in _class_order(g):
-                names = sorted(models[(*key, cls)])
+                names = sorted(k[-1] for k in per_model if k[:-1] == (*key, cls))
                 for model in [*names, "all models"]:
                     if model == "all models":
-                        per_site, won = all_models[(*key, cls)], won_all.loc[(*key, cls)]
+                        per_site, n_won = all_models[(*key, cls)], won[(*key, cls)]
                     else:
                         per_site = per_model[(*key, cls, model)]
-                        won = won_model.loc[(*key, cls, model)]
+                        n_won = won[(*key, cls, model)]
                     mean, lo, hi = bootstrap_mean(per_site, n_boot, seed)
                     rows.append({
                         "scenario": key[0], "role": key[1], "variable": key[2], "class": cls,
                         "model": model, "quantity": f"{metric} {kind.replace('_', ' ')}",
                         "sites": int((~np.isnan(per_site)).sum()), "mean": mean, "ci_low": lo,
-                        "ci_high": hi, "improved": f"{int(won['sum'])}/{int(won['size'])}",
+                        "ci_high": hi, "improved": f"{n_won[0]}/{n_won[1]}",
                     })
     spread_rows: dict[tuple, list[tuple[float, float]]] = {}
     for rec in spread[[*group, "igbp", "relative_change", "change"]].itertuples(index=False):
