@@ -15,6 +15,10 @@ checks - the daily axis against the site's observation period, scalar lat/lon at
 site's role, nep's sign against the observed NEE - and daily site value ranges. Findings are
 ERROR (the protocol is broken; a file or variable with one is not scored), WARNING (the protocol
 is silent or asks softly) or INFO (what was checked, e.g. the day count).
+
+Each check reads values through :class:`FileValues` (float64, NaN where missing): a site file's
+variables are read once however many checks use them, and ``check_file(keep_values=True)`` hands
+them to the scorer, so a site file is opened once from check to score.
 """
 
 from __future__ import annotations
