@@ -4,6 +4,7 @@
     callmip run CAMPAIGN.yaml         run a campaign end to end
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
+    callmip bundle RUN_DIR            one checked, checksummed upload folder per experiment
     callmip esmvaltool RUN_DIR        write the ESMValTool recipe of a run and run it
     callmip server up|down|status     Prefect server, worker, deployments (configs/server.yaml)
 
@@ -92,6 +93,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if ok else 2
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from callmip.bundle import write_bundle
+
+    folders = write_bundle(args.run_dir, args.out)
+    print(f"{len(folders)} upload folder(s) in {folders[0].parent}:")
+    for folder in folders:
+        n = len(list(folder.glob("*.nc")))
+        print(f"  {folder.name}: {n} file(s), checked; SHA256SUMS, manifest.json, README.md")
+    return 0
+
+
 def cmd_esmvaltool(args: argparse.Namespace) -> int:
     from esmvaltool_bridge.errors import EsmvaltoolError, ExtraMissingError
     from esmvaltool_bridge.runner import prepare, require_esmvalcore, run_recipe
@@ -131,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check CalLMIP NetCDF files")
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("bundle", help="write ME-org upload folders (one per experiment, model "
+                                      "and stage) of a finished run directory")
+    p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where to write the bundle (default: RUN_DIR/bundle)")
+    p.set_defaults(func=cmd_bundle)
     p = sub.add_parser("esmvaltool", help="write and run the ESMValTool recipe of a run directory")
     p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")
     p.add_argument("--scheme", default="area_weighted",
