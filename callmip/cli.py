@@ -55,6 +55,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if campaign.scenarios:
         print(f"  scenarios 2015-{campaign.periods.scenario_end}: {campaign.scenarios} x "
               f"{campaign.scenario_gcms}")
+    from callmip.drivers import DRIVERS
+    from callmip.simulations import DRIVERS_OF_CHANGE, simulation
+
+    for name in campaign.simulations:
+        print(f"  {simulation(name).summary()}")
+    for m in campaign.models:
+        caps = DRIVERS[m.driver].capabilities
+        ignored = [d for d in DRIVERS_OF_CHANGE if d not in caps.drivers_of_change]
+        print(f"  {m.name}.{m.version} ({m.driver}) responds to "
+              f"{', '.join(caps.drivers_of_change)}"
+              + (f"; ignores {', '.join(ignored)}" if ignored else "")
+              + (f": {caps.note}" if caps.note else ""))
+    proto = campaign.protocol
+    print(f"  protocol: CalLMIP_Phase={proto.phase} Calibration_Scenario="
+          f"{proto.calibration_scenario} Cal_Val={proto.cal_val} contact={proto.contact} "
+          f"institution={proto.institution}")
     return 0
 
 
