@@ -37,10 +37,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import netCDF4
 import numpy as np
 
-from celm.errors import CelmInputError
+from celm.errors import CelmInputError, open_input
 from celm.grid import LandGrid
 from celm.params import KernelParams
 from celm.step import STATE_VARS
@@ -89,13 +88,7 @@ def read_managed_fraction(path: Path, grid: LandGrid) -> np.ndarray:
     Land cells without land-use data (NaN: outside the land-use product's land) are natural.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CelmInputError(path, None, "land-use file not found")
-    try:
-        ds = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise CelmInputError(path, None, f"not a readable NetCDF file ({exc})") from exc
-    with ds:
+    with open_input(path, "land-use file") as ds:
         for axis, ours in (("lat", grid.lat), ("lon", grid.lon)):
             theirs = np.asarray(ds.variables[axis][:], dtype=np.float64) \
                 if axis in ds.variables else None

@@ -17,7 +17,7 @@ import netCDF4
 import numpy as np
 
 from celm.constants import W1_FC
-from celm.errors import CelmInputError
+from celm.errors import CelmInputError, open_input
 from celm.grid import LandGrid
 from celm.params import KernelParams
 from celm.step import NSTATE, STATE_VARS
@@ -77,13 +77,7 @@ def write_restart(
 def read_restart(path: Path, grid: LandGrid) -> tuple[np.ndarray, int]:
     """The state (NSTATE, ncell) and last simulated year of a restart on ``grid``."""
     path = Path(path)
-    if not path.is_file():
-        raise CelmInputError(path, None, "restart file not found")
-    try:
-        ds = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise CelmInputError(path, None, f"not a readable NetCDF file ({exc})") from exc
-    with ds:
+    with open_input(path, "restart file") as ds:
         found = str(getattr(ds, "grid_hash", ""))
         if found != grid.grid_hash:
             raise CelmInputError(
