@@ -5,6 +5,7 @@
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
     callmip bundle RUN_DIR            one checked, checksummed upload folder per experiment
+    callmip sites FILES_OR_DIRS --obs DIR   check and score Phase 1 site files (flux towers)
     callmip esmvaltool RUN_DIR        write the ESMValTool recipe of a run and run it
     callmip server up|down|status     Prefect server, worker, deployments (configs/server.yaml)
 
@@ -29,6 +30,8 @@ from pathlib import Path
 
 from callmip.cli_errors import EXIT_UNEXPECTED, HideKnownErrorTracebacks, classify
 from callmip.config import REPO_ROOT, load_campaign
+from callmip.sites_cli import add_check_options
+from callmip.sites_cli import add_parser as add_sites_parser
 
 DEMO_CAMPAIGN = REPO_ROOT / "configs" / "demo.yaml"
 
@@ -100,10 +103,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from callmip.conform.check import check_file
+    from callmip.conform.phase1_sites import load_site_table
 
+    table = load_site_table(args.site_table)
+    obs_dir = args.obs if args.obs.is_dir() else None
     ok = True
     for f in args.files:
-        report = check_file(f)
+        report = check_file(f, obs_dir=obs_dir, site_table=table)
         print(report.render())
         ok &= report.ok
     return 0 if ok else 2
@@ -158,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("check", help="check CalLMIP NetCDF files")
     p.add_argument("files", nargs="+", type=Path)
+    add_check_options(p)
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("bundle", help="write ME-org upload folders (one per experiment, model "
                                       "and stage) of a finished run directory")
@@ -165,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help="where to write the bundle (default: RUN_DIR/bundle)")
     p.set_defaults(func=cmd_bundle)
+    add_sites_parser(sub)
     p = sub.add_parser("esmvaltool", help="write and run the ESMValTool recipe of a run directory")
     p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")
     p.add_argument("--scheme", default="area_weighted",

@@ -33,6 +33,7 @@ class ErrorKind:
 ERROR_KINDS: tuple[ErrorKind, ...] = (
     ErrorKind(2, "campaign", "invalid campaign file or arguments", (
         "callmip.config:CampaignError",
+        "callmip.conform.phase1_sites:SiteTableError",
     )),
     ErrorKind(3, "forcing", "a forcing input is unusable", (
         "flows.forcing.errors:ForcingError",
@@ -52,6 +53,8 @@ ERROR_KINDS: tuple[ErrorKind, ...] = (
         "benchmarks.errors:ReferenceDataError",
         "benchmarks.errors:CatalogError",
         "benchmarks.errors:UnitError",
+        "callmip.fluxobs:ObservationFileError",
+        "benchmarks.site_level.met:MetFileError",
     )),
     ErrorKind(7, "spin-up", "the spin-up did not reach equilibrium within its cycles", (
         "flows.spinup.loop:SpinupError",
