@@ -4,6 +4,7 @@
     callmip run CAMPAIGN.yaml         run a campaign end to end
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
+    callmip bundle RUN_DIR            one checked, checksummed upload folder per experiment
     callmip sites FILES_OR_DIRS --obs DIR   check and score Phase 1 site files (flux towers)
     callmip esmvaltool RUN_DIR        write the ESMValTool recipe of a run and run it
     callmip server up|down|status     Prefect server, worker, deployments (configs/server.yaml)
@@ -57,6 +58,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if campaign.scenarios:
         print(f"  scenarios 2015-{campaign.periods.scenario_end}: {campaign.scenarios} x "
               f"{campaign.scenario_gcms}")
+    from callmip.drivers import DRIVERS
+    from callmip.simulations import DRIVERS_OF_CHANGE, simulation
+
+    for name in campaign.simulations:
+        print(f"  {simulation(name).summary()}")
+    for m in campaign.models:
+        caps = DRIVERS[m.driver].capabilities
+        ignored = [d for d in DRIVERS_OF_CHANGE if d not in caps.drivers_of_change]
+        print(f"  {m.name}.{m.version} ({m.driver}) responds to "
+              f"{', '.join(caps.drivers_of_change)}"
+              + (f"; ignores {', '.join(ignored)}" if ignored else "")
+              + (f": {caps.note}" if caps.note else ""))
+    proto = campaign.protocol
+    print(f"  protocol: CalLMIP_Phase={proto.phase} Calibration_Scenario="
+          f"{proto.calibration_scenario} Cal_Val={proto.cal_val} contact={proto.contact} "
+          f"institution={proto.institution}")
     return 0
 
 
@@ -96,6 +113,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(report.render())
         ok &= report.ok
     return 0 if ok else 2
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from callmip.bundle import write_bundle
+
+    folders = write_bundle(args.run_dir, args.out)
+    print(f"{len(folders)} upload folder(s) in {folders[0].parent}:")
+    for folder in folders:
+        n = len(list(folder.glob("*.nc")))
+        print(f"  {folder.name}: {n} file(s), checked; SHA256SUMS, manifest.json, README.md")
+    return 0
 
 
 def cmd_esmvaltool(args: argparse.Namespace) -> int:
@@ -138,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path)
     add_check_options(p)
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("bundle", help="write ME-org upload folders (one per experiment, model "
+                                      "and stage) of a finished run directory")
+    p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where to write the bundle (default: RUN_DIR/bundle)")
+    p.set_defaults(func=cmd_bundle)
     add_sites_parser(sub)
     p = sub.add_parser("esmvaltool", help="write and run the ESMValTool recipe of a run directory")
     p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")

@@ -46,6 +46,7 @@ ERROR_KINDS: tuple[ErrorKind, ...] = (
         "callmip.drivers.base:NativeOutputError",
         "callmip.drivers.native_time:TimeAxisError",
         "callmip.conform.conform:ConformError",
+        "callmip.bundle:BundleError",
         "benchmarks.errors:ModelOutputError",
     )),
     ErrorKind(6, "reference data", "a reference product or its catalog is unusable", (
