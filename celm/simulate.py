@@ -4,8 +4,9 @@ Contract: :func:`run` executes a validated :class:`~celm.namelist.Namelist` and 
 :class:`RunSummary`. Inputs are checked before the first simulated day (parameters, grid of the
 first forcing file, restart grid); each forcing file is checked when read. Per simulated year it
 reads the forcing year, runs the kernel month by month, writes the requested monthly/annual/daily
-files and logs one progress line. At the end it writes the restart (after the analytic
-equilibrium of the slow pools when ``spinup_mode: analytic``, see :mod:`celm.spinup`).
+files and logs one progress line. At the end it writes the restart. The accelerated spin-up
+(``spinup_mode: analytic``) is :mod:`celm.steadystate`, which finds the periodic state and then
+calls :func:`run` from it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from celm.namelist import Namelist
 from celm.output import DailyWriter, RunInfo, derive_outputs, write_period_file
 from celm.params import kernel_params, load_params, param_kind
 from celm.phenology import day_length
-from celm.spinup import analytic_spinup, total_carbon
 from celm.state import cold_start, read_restart, write_restart
 from celm.step import NDIAG, STATE_VARS
 
@@ -109,47 +109,72 @@ def _contiguous_forcing(forcing: np.ndarray) -> np.ndarray:
     return forcing if forcing.flags.c_contiguous else np.ascontiguousarray(forcing)
 
 
-def run(nml: Namelist) -> RunSummary:
-    """Run the namelist's years; see the module docstring."""
-    values = load_params(nml.params_file, nml.ensemble_member)
-    p = kernel_params(values)
-    kind = param_kind(nml.params_file)
-    first = nml.years[0]
-    grid = read_grid(forcing_path(nml.forcing_dir, first.forcing_year))
-    summary = RunSummary(ncell=grid.ncell)
-    daylen = cell_day_length(grid)
+class ForcingYears:
+    """Decoded forcing years of one run, read on first use and kept in memory.
 
-    # Spin-up and transient runs recycle a few forcing years over and over: keep decoded years in
-    # memory (least recently used first out) up to FORCING_CACHE_BYTES instead of re-reading and
-    # decompressing the same file every simulated year.
-    cache: OrderedDict[int, np.ndarray] = OrderedDict()
+    Spin-up and transient runs recycle a few forcing years over and over: keep decoded years
+    (least recently used first out) up to :data:`FORCING_CACHE_BYTES` instead of re-reading and
+    decompressing the same file every simulated year. ``read_seconds`` sums the reading time.
+    """
 
-    def load(year: int) -> np.ndarray:
+    def __init__(self, forcing_dir: Path, grid: LandGrid) -> None:
+        self.forcing_dir = Path(forcing_dir)
+        self.grid = grid
+        self.read_seconds = 0.0
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __call__(self, year: int) -> np.ndarray:
+        """The (365, NFORCING, ncell) float32 C-contiguous forcing of ``year``."""
+        cache = self._cache
         if year in cache:
             cache.move_to_end(year)
             return cache[year]
         t0 = time.perf_counter()
-        forcing = _contiguous_forcing(read_forcing_year(forcing_path(nml.forcing_dir, year), grid))
-        summary.read_seconds += time.perf_counter() - t0
+        path = forcing_path(self.forcing_dir, year)
+        forcing = _contiguous_forcing(read_forcing_year(path, self.grid))
+        self.read_seconds += time.perf_counter() - t0
         cache[year] = forcing
         while len(cache) > 1 and sum(a.nbytes for a in cache.values()) > FORCING_CACHE_BYTES:
             cache.popitem(last=False)
         return forcing
 
+
+def initial_state(nml: Namelist, grid: LandGrid, p, forcing: ForcingYears) -> np.ndarray:
+    """The namelist's restart, or a cold start from the first forcing year's mean temperature."""
     if nml.restart_in is not None:
         state, last = read_restart(nml.restart_in, grid)
         log.info("celm: restart %s (last year %d), %d land cells", nml.restart_in, last, grid.ncell)
-    else:
-        state = cold_start(grid, p, load(first.forcing_year)[:, 0].mean(axis=0, dtype=np.float64))
-        log.info("celm: cold start, %d land cells", grid.ncell)
+        return state
+    log.info("celm: cold start, %d land cells", grid.ncell)
+    first = forcing(nml.years[0].forcing_year)
+    return cold_start(grid, p, first[:, 0].mean(axis=0, dtype=np.float64))
 
-    cycle_start = state.copy()
-    cycle_sum = np.zeros((NDIAG, grid.ncell), dtype=np.float64)
+
+def run(
+    nml: Namelist, state: np.ndarray | None = None, forcing: ForcingYears | None = None
+) -> RunSummary:
+    """Run the namelist's years; see the module docstring.
+
+    ``state`` (NSTATE, ncell): start from it instead of the namelist's restart or a cold start
+    (the steady-state command hands over its periodic state); ``forcing``: reuse the forcing
+    years another stage of the same process already read.
+    """
+    values = load_params(nml.params_file, nml.ensemble_member)
+    p = kernel_params(values)
+    kind = param_kind(nml.params_file)
+    grid = read_grid(forcing_path(nml.forcing_dir, nml.years[0].forcing_year))
+    summary = RunSummary(ncell=grid.ncell)
+    daylen = cell_day_length(grid)
+
+    if forcing is None:
+        forcing = ForcingYears(nml.forcing_dir, grid)
+    read_before = forcing.read_seconds
+    state = initial_state(nml, grid, p, forcing) if state is None else state.copy()
     monthly_buffer = np.empty((12, NDIAG, grid.ncell), dtype=np.float64)
     out_dir = Path(nml.output_dir)
     for spec in nml.years:
         t_year = time.perf_counter()
-        met = load(spec.forcing_year)
+        met = forcing(spec.forcing_year)
         info = RunInfo(
             params_file=str(nml.params_file),
             params_kind=kind,
@@ -177,7 +202,6 @@ def run(nml: Namelist) -> RunSummary:
             raise
         summary.model_seconds += time.perf_counter() - t0
         annual = np.tensordot(MONTH_DAYS / DAYS, monthly, axes=(0, 0))
-        cycle_sum += annual
 
         t0 = time.perf_counter()
         if writer is not None:
@@ -217,18 +241,6 @@ def run(nml: Namelist) -> RunSummary:
             time.perf_counter() - t_year,
         )
 
-    if nml.spinup_mode == "analytic":
-        before = total_carbon(state)
-        state = analytic_spinup(
-            cycle_start, state, cycle_sum / len(nml.years), DAYS * len(nml.years), p
-        )
-        after = total_carbon(state)
-        # logged for the user; the orchestrator decides whether to solve again from the change
-        # of the cycle-mean global total carbon (flows.spinup.loop.solve_again, ~3e-4)
-        log.info(
-            "celm: analytic spin-up: carbon pools set to the cycle's equilibrium; relative "
-            "change of total carbon (cell mean) %.3g",
-            float(np.abs(after - before).sum() / max(after.sum(), 1e-30)),
-        )
+    summary.read_seconds = forcing.read_seconds - read_before
     summary.restart = write_restart(nml.restart_out, state, grid, nml.years[-1].year)
     return summary
