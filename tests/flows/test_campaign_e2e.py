@@ -1,12 +1,15 @@
 """A whole small campaign through the real CLI, Prefect, the local executor and the model process.
 
-Forcing -> spin-up (accelerated) -> transient -> prior/posterior S3 runs -> CalLMIP files ->
-benchmark report. Then the same command again must re-use everything (no new job submissions).
+Forcing -> spin-up (accelerated, 2-year cycle, failing the campaign unless every criterion
+passes twice in a row within 4 cycles) -> transient -> prior/posterior S3 runs -> CalLMIP files
+-> benchmark report. Then the same command again must re-use everything (no new job
+submissions).
 """
 
 import json
 
 import netCDF4
+import pandas as pd
 import pytest
 
 from callmip.conform import TABLE, check_file
@@ -21,9 +24,10 @@ def campaign_run(tmp_path_factory, campaign_cli):
     path = campaign_cli.write(
         tmp, "e2e",
         forcing={"seed": 3},
-        periods={"spinup_cycle": [1901, 1901], "transient_start": 1995,
+        periods={"spinup_cycle": [1901, 1902], "transient_start": 1995,
                  "historical": [2004, 2005]},
-        spinup={"mode": "accelerated", "analytic_cycles": 2, "max_cycles": 4},
+        spinup={"mode": "accelerated", "max_cycles": 4, "consecutive": 2,
+                "on_max_cycles": "fail"},
         references={"variables": ["hfls", "hfss"]},
     )  # fmt: skip
     first = campaign_cli.run(path, tmp, timeout=900)
@@ -72,6 +76,18 @@ def test_manifest_and_ledger(campaign_run):
     drift = (run_dir / "spinup" / "drift.csv").read_text()
     assert "CTSM global drift" in drift and "C4MIP" in drift
     assert n_jobs >= 6  # 2 members x (>=1 spin-up cycle + transient + S3)
+
+
+def test_accelerated_spinup_passes_every_criterion(campaign_run):
+    """On a 2-year cycle the accelerated job, then two normal cycles passing every gating
+    criterion (CTSM global and area, C4MIP): three jobs per member, within max_cycles."""
+    table = pd.read_csv(campaign_run[0] / "spinup" / "drift.csv")
+    for (_, stage), member in table.groupby(["model", "stage"]):
+        assert member["cycle"].max() == 2, stage
+        last = member[member["cycle"] >= 1]
+        gating = last[last["gates"]]
+        assert len(gating) and gating["passed"].all(), gating.to_string()
+        assert {"CTSM global drift", "C4MIP drift per century"} <= set(gating["criterion"])
 
 
 def test_rerun_reuses_everything(campaign_run):
