@@ -24,20 +24,33 @@ from pydantic import (
     model_validator,
 )
 
+from callmip.conform.table import REQUIRED_GLOBAL_ATTRS
 from callmip.scheduler.base import SAFE_NAME, Resources
 from callmip.scheduler.supervisor import RetryPolicy
+from callmip.simulations import SCENARIO_PARENT, SIMULATION_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 Resolution = Literal[0.5, 1, 2]
 Experiment = Literal["prior", "posterior"]
-Simulation = Literal["S3", "CO2only"]
+#: TRENDY S0-S3 and the CalLMIP CO2-only-equivalent with its variants (callmip.simulations)
+Simulation = Literal[SIMULATION_NAMES]  # type: ignore[valid-type]
 Scenario = Literal["ssp126", "ssp370", "ssp585"]
 #: the five ISIMIP3b primary GCMs (lower case, as in ISIMIP3b file names)
 Gcm = Literal["gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0", "ukesm1-0-ll"]
 SCENARIO_FIRST_YEAR = 2015
 #: the forcing fields that name input directories (resolved and confined like every input path)
-FORCING_DIRS = ("crujra_dir", "isimip_dir")
+FORCING_DIRS = ("crujra_dir", "isimip_dir", "luh2_dir", "ndep_dir")
+#: protocol v2 section 6.3: allowed values of the global attributes a campaign sets
+CalLMIPPhase = Literal[REQUIRED_GLOBAL_ATTRS["CalLMIP_Phase"]]  # type: ignore[valid-type]
+CalibrationScenario = Literal[REQUIRED_GLOBAL_ATTRS["Calibration_Scenario"]]  # type: ignore
+CalVal = Literal[REQUIRED_GLOBAL_ATTRS["Cal_Val"]]  # type: ignore[valid-type]
+#: a contact as ME-org and the protocol's model information table need it: an e-mail address,
+#: optionally after a name ("Jane Doe <jane@uni.edu>")
+_EMAIL = r"[^<>@\s]+@[^<>@\s]+\.[A-Za-z]{2,}"
+CONTACT = rf"^([^<>@\x00-\x1f]{{1,100}} <{_EMAIL}>|{_EMAIL})$"
+#: free text written into NetCDF attributes and READMEs: printable, one line
+INSTITUTION = r"^[^\x00-\x1f\x7f]{2,200}$"
 Name = Annotated[str, Field(pattern=SAFE_NAME.pattern)]
 
 
@@ -72,6 +85,22 @@ class ForcingConfig(_Strict):
         description="directory of real ISIMIP3b bias-adjusted daily files for the 2015-2100 "
         "scenario runs; default: synthetic files in the same layout",
     )
+    luh2_dir: Path | None = Field(
+        None,
+        description="directory of real LUH2 land-use states (states.nc + "
+        "staticData_quarterdeg.nc; SSP states in <ssp>/states.nc); default: synthetic files in "
+        "the same layout",
+    )
+    ndep_dir: Path | None = Field(
+        None,
+        description="directory of real N-deposition files in the ISIMIP3 layout "
+        "(ndep-nhx/ndep-noy_<histsoc|sspXXXsoc>_monthly_<y0>_<y1>.nc); default: synthetic",
+    )
+    trend_k_per_century: float = Field(
+        0.0, ge=-5.0, le=10.0,
+        description="synthetic forcing only: linear warming of the generated weather relative "
+        "to 1901 (K per century)",
+    )
 
     @model_validator(mode="after")
     def _crujra_needs_dir(self) -> ForcingConfig:
@@ -93,6 +122,14 @@ class PeriodsConfig(_Strict):
     )
     scenario_end: int = Field(
         2100, ge=2015, le=2100, description="last year of the 2015-2100 SSP scenario runs"
+    )
+    scenario_annual_last_years: int | None = Field(
+        None, ge=1, le=86,
+        description="scenario CalLMIP annual files hold the last N years (default: the whole "
+        "2015-scenario_end run, for the prior-versus-posterior divergence to 2100)",
+    )
+    scenario_monthly_last_years: int = Field(
+        20, ge=1, le=86, description="scenario CalLMIP monthly files hold the last N years"
     )
 
     @model_validator(mode="after")
@@ -160,6 +197,37 @@ class SpinupConfig(_Strict):
         "continue: carry on from the last cycle, flagged as NOT in equilibrium everywhere",
     )
     criteria: SpinupCriteria = Field(default_factory=SpinupCriteria)
+    forcing_levels: Literal["files", "callmip_site"] = Field(
+        "files",
+        description="files: CO2, N deposition and land use held at the year before the "
+        "transient starts, from the same files as the transient (TRENDY: 1700 levels for a 1701 "
+        "start); callmip_site: the CalLMIP site protocol's 1850 constants, 287.42 ppm and 0.79 "
+        "kg N ha-1 yr-1 (needs periods.transient_start 1851)",
+    )
+
+
+class ProtocolConfig(_Strict):
+    """CalLMIP protocol metadata (v2 sections 6.3 and 11.5) written into every CalLMIP file."""
+
+    phase: CalLMIPPhase = Field("Phase1b", description="global attribute CalLMIP_Phase")
+    calibration_scenario: CalibrationScenario = Field(
+        "Scen1", description="global attribute Calibration_Scenario: the calibration scenario "
+        "(Scen1: NEE, LE and H, required; Scen2-6 optional) the posterior parameters come from"
+    )
+    cal_val: CalVal = Field(
+        "Validation", description="global attribute Cal_Val (global runs evaluate calibrated "
+        "parameters away from the calibration sites: Validation)"
+    )
+    contact: str | None = Field(
+        None, pattern=CONTACT,
+        description="who answers for the files: 'Name <email>' or an e-mail address (global "
+        "attribute contact; required by `callmip bundle`)",
+    )
+    institution: str | None = Field(
+        None, pattern=INSTITUTION,
+        description="the modelling group's institution (global attribute institution; required "
+        "by `callmip bundle`)",
+    )
 
 
 class ModelConfig(_Strict):
@@ -216,7 +284,12 @@ class Campaign(_Strict):
     spinup: SpinupConfig = Field(default_factory=SpinupConfig)
     models: list[ModelConfig] = Field(..., min_length=1)
     experiments: list[Experiment] = Field(["prior", "posterior"], min_length=1)
-    simulations: list[Simulation] = Field(["S3"], min_length=1)
+    simulations: list[Simulation] = Field(
+        ["S3"], min_length=1,
+        description="TRENDY S0-S3 and the CalLMIP CO2-only-equivalent (CO2only, CO2LUC, "
+        "CO2Ndep, CO2LUCNdep); see callmip/simulations.py",
+    )
+    protocol: ProtocolConfig = Field(default_factory=ProtocolConfig)
     scenarios: list[Scenario] = Field(
         [], description="SSPs of the 2015-2100 runs (each from the S3 run's end-of-2014 state)"
     )
@@ -253,12 +326,32 @@ class Campaign(_Strict):
             return self
         h0, h1 = self.periods.historical
         last = SCENARIO_FIRST_YEAR - 1
-        if "S3" not in self.simulations:
-            raise ValueError("scenarios start from the S3 run: add 'S3' to simulations")
+        if SCENARIO_PARENT not in self.simulations:
+            raise ValueError(
+                f"scenarios start from the {SCENARIO_PARENT} run: add '{SCENARIO_PARENT}' to "
+                "simulations"
+            )
         if not h0 <= last <= h1:
             raise ValueError(
                 f"scenarios start in {SCENARIO_FIRST_YEAR} from the S3 state at the end of "
                 f"{last}: periods.historical ({h0}-{h1}) must include {last}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _unique_simulations(self) -> Campaign:
+        dup = sorted({s for s in self.simulations if self.simulations.count(s) > 1})
+        if dup:
+            raise ValueError(f"simulations listed twice: {dup}")
+        return self
+
+    @model_validator(mode="after")
+    def _site_levels_are_1850(self) -> Campaign:
+        if self.spinup.forcing_levels == "callmip_site" and self.periods.transient_start != 1851:
+            raise ValueError(
+                "spinup.forcing_levels 'callmip_site' holds CO2 and N deposition at the "
+                "protocol's 1850 values: periods.transient_start must be 1851 (got "
+                f"{self.periods.transient_start}); use 'files' for other starts"
             )
         return self
 

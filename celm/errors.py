@@ -9,6 +9,10 @@ exceptions (exit status 1 with a traceback), so the two are never confused.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import netCDF4
 
 
 class CelmInputError(Exception):
@@ -24,3 +28,17 @@ class CelmInputError(Exception):
 
     def __reduce__(self) -> tuple:
         return (CelmInputError, (self.file, self.item, self.problem))
+
+
+def open_input(path: str | Path, what: str) -> netCDF4.Dataset:
+    """Open an input NetCDF file (forcing, restart, land use), or raise :class:`CelmInputError`
+    saying ``what`` was not found or not readable."""
+    import netCDF4
+
+    path = Path(path)
+    if not path.is_file():
+        raise CelmInputError(path, None, f"{what} not found")
+    try:
+        return netCDF4.Dataset(path)
+    except OSError as exc:
+        raise CelmInputError(path, None, f"not a readable NetCDF file ({exc})") from exc

@@ -20,7 +20,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
-from celm.errors import CelmInputError
+from celm.errors import CelmInputError, open_input
 from celm.grid import LandGrid
 from celm.kernel import FORCING_VARS
 
@@ -57,12 +57,7 @@ def forcing_path(forcing_dir: Path, year: int) -> Path:
 
 
 def _open(path: Path) -> netCDF4.Dataset:
-    if not path.is_file():
-        raise CelmInputError(path, None, "forcing file not found")
-    try:
-        return netCDF4.Dataset(path)
-    except OSError as exc:
-        raise CelmInputError(path, None, f"not a readable NetCDF file ({exc})") from exc
+    return open_input(path, "forcing file")
 
 
 def _bounds(ds: netCDF4.Dataset, path: Path, name: str, centres: np.ndarray) -> np.ndarray:

@@ -22,12 +22,14 @@ from celm.errors import CelmInputError
 
 
 class YearSpec(BaseModel):
-    """One simulated year: its weather comes from ``forcing_year``, at ``co2_ppm``."""
+    """One simulated year: its weather comes from ``forcing_year``, at ``co2_ppm``, with the
+    land use of ``landuse_year`` (``landuse_<YYYY>.nc`` in the namelist's ``landuse_dir``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     year: int
     forcing_year: int
     co2_ppm: float = Field(gt=0.0, lt=5000.0)
+    landuse_year: int | None = None
 
 
 class CompactYears(BaseModel):
@@ -84,6 +86,8 @@ class Namelist(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     forcing_dir: Path
+    #: directory of ``landuse_<YYYY>.nc`` (null: no land use, one natural tile per cell)
+    landuse_dir: Path | None = None
     params_file: Path
     restart_in: Path | None = None
     restart_out: Path
@@ -108,6 +112,12 @@ class Namelist(BaseModel):
         ys = [y.year for y in self.years]
         if any(b != a + 1 for a, b in pairwise(ys)):
             raise ValueError("years: simulated years must be consecutive and increasing")
+        with_landuse = [y.year for y in self.years if y.landuse_year is not None]
+        if self.landuse_dir is not None and len(with_landuse) != len(self.years):
+            raise ValueError("years: with landuse_dir every year needs a landuse_year")
+        if self.landuse_dir is None and with_landuse:
+            raise ValueError(f"years: landuse_year given for {with_landuse[0]} but no "
+                             "landuse_dir")
         return self
 
 
@@ -122,7 +132,8 @@ def load_namelist(path: str | Path) -> Namelist:
         raise CelmInputError(path, None, f"not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise CelmInputError(path, None, "top level must be a mapping")
-    for key in ("forcing_dir", "params_file", "restart_in", "restart_out", "output_dir"):
+    for key in ("forcing_dir", "landuse_dir", "params_file", "restart_in", "restart_out",
+                "output_dir"):
         if isinstance(raw.get(key), str) and not Path(raw[key]).is_absolute():
             raw[key] = str(path.parent / raw[key])
     try:
@@ -149,4 +160,13 @@ def load_namelist(path: str | Path) -> Namelist:
         raise CelmInputError(
             path, "years", f"no forcing file met_<YYYY>.nc in {nml.forcing_dir} for {missing}"
         )
+    if nml.landuse_dir is not None:
+        lacking = sorted({y.landuse_year for y in nml.years if y.landuse_year is not None
+                          and not (nml.landuse_dir / f"landuse_{y.landuse_year:04d}.nc")
+                          .is_file()})
+        if lacking:
+            raise CelmInputError(
+                path, "years", f"no land-use file landuse_<YYYY>.nc in {nml.landuse_dir} for "
+                f"{lacking}"
+            )
     return nml

@@ -55,11 +55,23 @@ OUTPUT_VARS: dict[str, tuple[str, str]] = {
     "C_LITTER": ("gC m-2", "litter carbon"),
     "C_SOM": ("gC m-2", "soil organic matter carbon"),
     "C_TOTAL": ("gC m-2", "total ecosystem carbon (sum of the six pools)"),
+    "FHARVEST": ("gC m-2 d-1", "carbon harvested from managed land (crop harvest, grazing)"),
+    "FLUC": ("gC m-2 d-1", "land-use change emission: wood burnt on cleared land plus decay of "
+             "wood products (the year's total spread evenly over its days)"),
+    "NBP": ("gC m-2 d-1", "net biome production, positive into the land "
+            "(-NEE - FHARVEST - FLUC)"),
+    "C_PRODUCT": ("gC m-2", "carbon in wood products from land clearing (end of period)"),
+    "MANAGED_FRAC": ("1", "managed (crop + pasture) fraction of the land"),
 }
+#: land-use outputs not derived from the kernel's diagnostics (zero without land use)
+LANDUSE_OUTPUTS = ("FHARVEST", "FLUC", "C_PRODUCT", "MANAGED_FRAC")
 
 
-def derive_outputs(means: np.ndarray, p: KernelParams) -> dict[str, np.ndarray]:
-    """Native output variables from period means of the diagnostics (NDIAG, ..., ncell)."""
+def derive_outputs(
+    means: np.ndarray, p: KernelParams, landuse: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """Native output variables from period means of the diagnostics (NDIAG, ..., ncell) and,
+    with land use, the :data:`LANDUSE_OUTPUTS` (same shape as one diagnostic)."""
     out: dict[str, np.ndarray] = {}
     for name in OUTPUT_VARS:
         if name in _ROW:
@@ -71,6 +83,9 @@ def derive_outputs(means: np.ndarray, p: KernelParams) -> dict[str, np.ndarray]:
     out["LAI"] = means[_ROW["C_LEAF"]] * p.sla
     pools = ("C_LABILE", "C_LEAF", "C_ROOT", "C_WOOD", "C_LITTER", "C_SOM")
     out["C_TOTAL"] = sum(means[_ROW[n]] for n in pools)
+    for name in LANDUSE_OUTPUTS:
+        out[name] = landuse[name] if landuse is not None else np.zeros_like(gpp)
+    out["NBP"] = -out["NEE"] - out["FHARVEST"] - out["FLUC"]
     return out
 
 
@@ -83,6 +98,7 @@ class RunInfo:
     ensemble_member: int | None
     forcing_year: int
     co2_ppm: float
+    landuse_year: int | None = None
 
 
 def _create(path: Path, grid: LandGrid, year: int, info: RunInfo, freq: str) -> netCDF4.Dataset:
@@ -95,6 +111,7 @@ def _create(path: Path, grid: LandGrid, year: int, info: RunInfo, freq: str) -> 
     ds.simulated_year = int(year)
     ds.forcing_year = int(info.forcing_year)
     ds.co2_ppm = float(info.co2_ppm)
+    ds.landuse_year = -1 if info.landuse_year is None else int(info.landuse_year)
     ds.params_file = info.params_file
     ds.params_kind = info.params_kind
     ds.ensemble_member = -1 if info.ensemble_member is None else int(info.ensemble_member)

@@ -23,12 +23,22 @@ from celm import kernel
 from celm.energy import aerodynamic_coefficient
 from celm.forcing import DAYS, forcing_path, read_forcing_year, read_grid
 from celm.grid import LandGrid
+from celm.landuse import (
+    FRACTION_NAME,
+    MANAGED_SUFFIX,
+    PRODUCT_NAMES,
+    change_land_use,
+    decay_products,
+    harvest_share,
+    managed_params,
+    read_managed_fraction,
+)
 from celm.namelist import Namelist
 from celm.output import DailyWriter, RunInfo, derive_outputs, write_period_file
-from celm.params import kernel_params, load_params, param_kind
+from celm.params import KernelParams, kernel_params, load_params, param_kind
 from celm.phenology import day_length
-from celm.state import cold_start, read_restart, write_restart
-from celm.step import NDIAG, STATE_VARS
+from celm.state import cold_start, read_restart, read_restart_extra, write_restart
+from celm.step import DIAG_VARS, NDIAG, STATE_VARS
 
 log = logging.getLogger(__name__)
 #: memory budget of decoded forcing years kept between simulated years
@@ -38,6 +48,7 @@ FORCING_CACHE_BYTES = 2 * 1024**3
 MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 MONTH_START = np.concatenate([[0], np.cumsum(MONTH_DAYS)])
 _WOOD = STATE_VARS.index("C_WOOD")
+_GPP, _RA = DIAG_VARS.index("GPP"), DIAG_VARS.index("RA")
 
 
 @dataclass
@@ -150,14 +161,80 @@ def initial_state(nml: Namelist, grid: LandGrid, p, forcing: ForcingYears) -> np
     return cold_start(grid, p, first[:, 0].mean(axis=0, dtype=np.float64))
 
 
+class ManagedTile:
+    """The managed (crop + pasture) tile of every land cell and its bookkeeping
+    (:mod:`celm.landuse`): its state, this year's managed fraction, the product pools and the
+    year's land-use fluxes. The natural tile is the run's ``state``."""
+
+    def __init__(self, nml: Namelist, grid: LandGrid, p: KernelParams, natural: np.ndarray,
+                 cold: bool) -> None:
+        self.nml, self.grid = nml, grid
+        self.p = managed_params(p)
+        self.harvest = harvest_share(self.p)
+        self._fractions: dict[int, np.ndarray] = {}
+        first = self.fraction(nml.years[0].landuse_year)
+        names = [f"{v}{MANAGED_SUFFIX}" for v in STATE_VARS] + [FRACTION_NAME, *PRODUCT_NAMES]
+        extra = None if cold else read_restart_extra(nml.restart_in, names)
+        if extra is not None:
+            self.state = np.stack([extra[f"{v}{MANAGED_SUFFIX}"] for v in STATE_VARS])
+            self.f = extra[FRACTION_NAME]
+            self.products = np.stack([extra[n] for n in PRODUCT_NAMES])
+        elif cold:  # bare ground everywhere: the managed land is simply there from the start
+            self.state, self.f = natural.copy(), first
+            self.products = np.zeros((len(PRODUCT_NAMES), grid.ncell))
+        else:  # a restart without land use: all managed land is cleared in the first year
+            self.state, self.f = natural.copy(), np.zeros(grid.ncell)
+            self.products = np.zeros((len(PRODUCT_NAMES), grid.ncell))
+            self.state[_WOOD] = 0.0
+        self.buffer = np.empty((12, NDIAG, grid.ncell), dtype=np.float64)
+        self.emitted = np.zeros(grid.ncell)
+
+    def fraction(self, year: int) -> np.ndarray:
+        if year not in self._fractions:
+            path = self.nml.landuse_dir / f"landuse_{year:04d}.nc"
+            self._fractions[year] = read_managed_fraction(path, self.grid)
+        return self._fractions[year]
+
+    def begin_year(self, natural: np.ndarray, landuse_year: int) -> None:
+        """Move land between the tiles to this year's fraction."""
+        f1 = self.fraction(landuse_year)
+        self.emitted = change_land_use(natural, self.state, self.f, f1, self.products)\
+            .to_atmosphere
+        self.f = f1
+
+    def end_year(self, natural_monthly: np.ndarray, managed_monthly: np.ndarray,
+                 monthly: np.ndarray) -> dict[str, np.ndarray]:
+        """Combine the tiles' monthly means into ``monthly`` (in place), decay the products,
+        and return the land-use outputs per month (12, ncell)."""
+        f = self.f
+        np.multiply(natural_monthly, 1.0 - f, out=monthly)
+        monthly += managed_monthly * f
+        harvest = f * self.harvest * (managed_monthly[:, _GPP] - managed_monthly[:, _RA])
+        self.emitted = self.emitted + decay_products(self.products)
+        fluc = np.broadcast_to(self.emitted / DAYS, harvest.shape)
+        return {"FHARVEST": harvest, "FLUC": fluc,
+                "C_PRODUCT": np.broadcast_to(self.products.sum(axis=0), harvest.shape),
+                "MANAGED_FRAC": np.broadcast_to(f, harvest.shape)}
+
+    def restart_extra(self) -> dict[str, np.ndarray]:
+        extra = {f"{v}{MANAGED_SUFFIX}": self.state[k] for k, v in enumerate(STATE_VARS)}
+        extra[FRACTION_NAME] = self.f
+        extra.update(zip(PRODUCT_NAMES, self.products, strict=True))
+        return extra
+
+
 def run(
-    nml: Namelist, state: np.ndarray | None = None, forcing: ForcingYears | None = None
+    nml: Namelist,
+    state: np.ndarray | None = None,
+    forcing: ForcingYears | None = None,
+    managed: np.ndarray | None = None,
 ) -> RunSummary:
     """Run the namelist's years; see the module docstring.
 
     ``state`` (NSTATE, ncell): start from it instead of the namelist's restart or a cold start
-    (the steady-state command hands over its periodic state); ``forcing``: reuse the forcing
-    years another stage of the same process already read.
+    (the steady-state command hands over its periodic state), and ``managed`` likewise for the
+    managed tile when the namelist has land use; ``forcing``: reuse the forcing years another
+    stage of the same process already read.
     """
     values = load_params(nml.params_file, nml.ensemble_member)
     p = kernel_params(values)
@@ -165,12 +242,17 @@ def run(
     grid = read_grid(forcing_path(nml.forcing_dir, nml.years[0].forcing_year))
     summary = RunSummary(ncell=grid.ncell)
     daylen = cell_day_length(grid)
-
     if forcing is None:
         forcing = ForcingYears(nml.forcing_dir, grid)
     read_before = forcing.read_seconds
     state = initial_state(nml, grid, p, forcing) if state is None else state.copy()
+
+    tile = (ManagedTile(nml, grid, p, state, cold=nml.restart_in is None)
+            if nml.landuse_dir is not None else None)
+    if tile is not None and managed is not None:
+        tile.state = managed.copy()
     monthly_buffer = np.empty((12, NDIAG, grid.ncell), dtype=np.float64)
+    combined = np.empty_like(monthly_buffer) if tile is not None else monthly_buffer
     out_dir = Path(nml.output_dir)
     for spec in nml.years:
         t_year = time.perf_counter()
@@ -181,27 +263,56 @@ def run(
             ensemble_member=nml.ensemble_member,
             forcing_year=spec.forcing_year,
             co2_ppm=spec.co2_ppm,
+            landuse_year=spec.landuse_year,
         )
         writer = None
         if nml.output.daily:
             writer = DailyWriter(out_dir / f"daily_{spec.year:04d}.nc", grid, spec.year, info)
-        sink = None
-        if writer is not None:
+        natural_days: dict[int, np.ndarray] = {}
+        sink = sink_managed = None
+        if writer is not None and tile is None:
 
             def sink(_day0: int, days: np.ndarray, w: DailyWriter = writer) -> None:
                 w.append(derive_outputs(np.moveaxis(days, 0, 1), p))
 
+        elif writer is not None and tile is not None:
+
+            def sink(day0: int, days: np.ndarray, store: dict = natural_days) -> None:
+                store[day0] = days
+
+            def sink_managed(day0: int, days: np.ndarray, w: DailyWriter = writer,
+                             t: ManagedTile = tile, store: dict = natural_days) -> None:
+                cell = store.pop(day0) * (1.0 - t.f) + days * t.f
+                harvest = t.f * t.harvest * (days[:, _GPP] - days[:, _RA])
+                zeros = np.zeros_like(harvest)
+                w.append(derive_outputs(np.moveaxis(cell, 0, 1), p, {
+                    "FHARVEST": harvest, "FLUC": zeros, "C_PRODUCT": zeros,
+                    "MANAGED_FRAC": np.broadcast_to(t.f, harvest.shape)}))
+
         t0 = time.perf_counter()
         try:
+            if tile is not None:
+                tile.begin_year(state, spec.landuse_year)
             monthly = simulate_year(
                 p, state, met, daylen, spec.co2_ppm, daily_sink=sink, out=monthly_buffer
             )
+            landuse = None
+            if tile is not None:
+                managed_monthly = simulate_year(tile.p, tile.state, met, daylen, spec.co2_ppm,
+                                                daily_sink=sink_managed, out=tile.buffer)
+                landuse = tile.end_year(monthly, managed_monthly, combined)
+                monthly = combined
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
         summary.model_seconds += time.perf_counter() - t0
         annual = np.tensordot(MONTH_DAYS / DAYS, monthly, axes=(0, 0))
+        annual_landuse = None
+        if landuse is not None:
+            annual_landuse = {k: np.tensordot(MONTH_DAYS / DAYS, v, axes=(0, 0))[None]
+                              for k, v in landuse.items()}
+            annual_landuse["C_PRODUCT"] = landuse["C_PRODUCT"][-1][None]
 
         t0 = time.perf_counter()
         if writer is not None:
@@ -211,7 +322,7 @@ def run(
             summary.files.append(
                 write_period_file(
                     out_dir / f"monthly_{spec.year:04d}.nc",
-                    derive_outputs(np.moveaxis(monthly, 0, 1), p),
+                    derive_outputs(np.moveaxis(monthly, 0, 1), p, landuse),
                     bounds,
                     grid,
                     spec.year,
@@ -223,7 +334,7 @@ def run(
             summary.files.append(
                 write_period_file(
                     out_dir / f"annual_{spec.year:04d}.nc",
-                    derive_outputs(annual[:, None, :], p),
+                    derive_outputs(annual[:, None, :], p, annual_landuse),
                     np.array([[0.0, float(DAYS)]]),
                     grid,
                     spec.year,
@@ -234,13 +345,15 @@ def run(
         summary.write_seconds += time.perf_counter() - t0
         summary.years.append(spec.year)
         log.info(
-            "celm: year %d (forcing %d, CO2 %.1f ppm) done in %.2f s",
+            "celm: year %d (forcing %d, CO2 %.1f ppm%s) done in %.2f s",
             spec.year,
             spec.forcing_year,
             spec.co2_ppm,
+            "" if tile is None else f", land use {spec.landuse_year}",
             time.perf_counter() - t_year,
         )
 
     summary.read_seconds = forcing.read_seconds - read_before
-    summary.restart = write_restart(nml.restart_out, state, grid, nml.years[-1].year)
+    summary.restart = write_restart(nml.restart_out, state, grid, nml.years[-1].year,
+                                    tile.restart_extra() if tile is not None else None)
     return summary

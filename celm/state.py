@@ -17,7 +17,7 @@ import netCDF4
 import numpy as np
 
 from celm.constants import W1_FC
-from celm.errors import CelmInputError
+from celm.errors import CelmInputError, open_input
 from celm.grid import LandGrid
 from celm.params import KernelParams
 from celm.step import NSTATE, STATE_VARS
@@ -42,8 +42,12 @@ def cold_start(grid: LandGrid, p: KernelParams, mean_tas: np.ndarray) -> np.ndar
     return state
 
 
-def write_restart(path: Path, state: np.ndarray, grid: LandGrid, last_year: int) -> Path:
-    """Write the restart atomically."""
+def write_restart(
+    path: Path, state: np.ndarray, grid: LandGrid, last_year: int,
+    extra: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write the restart atomically; ``extra``: more per-land-cell variables (the land-use
+    tile, managed fraction and product pools, :mod:`celm.landuse`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -63,6 +67,9 @@ def write_restart(path: Path, state: np.ndarray, grid: LandGrid, last_year: int)
         for k, name in enumerate(STATE_VARS):
             var = ds.createVariable(name, "f8", ("land",), zlib=True, complevel=1)
             var[:] = state[k]
+        for name, values in (extra or {}).items():
+            var = ds.createVariable(name, "f8", ("land",), zlib=True, complevel=1)
+            var[:] = values
     os.replace(tmp, path)
     return path
 
@@ -70,13 +77,7 @@ def write_restart(path: Path, state: np.ndarray, grid: LandGrid, last_year: int)
 def read_restart(path: Path, grid: LandGrid) -> tuple[np.ndarray, int]:
     """The state (NSTATE, ncell) and last simulated year of a restart on ``grid``."""
     path = Path(path)
-    if not path.is_file():
-        raise CelmInputError(path, None, "restart file not found")
-    try:
-        ds = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise CelmInputError(path, None, f"not a readable NetCDF file ({exc})") from exc
-    with ds:
+    with open_input(path, "restart file") as ds:
         found = str(getattr(ds, "grid_hash", ""))
         if found != grid.grid_hash:
             raise CelmInputError(
@@ -98,3 +99,24 @@ def read_restart(path: Path, grid: LandGrid) -> tuple[np.ndarray, int]:
                 raise CelmInputError(path, name, "contains NaN or infinite values")
             state[k] = values
         return state, int(getattr(ds, "last_year", -1))
+
+
+def read_restart_extra(path: Path, names: list[str]) -> dict[str, np.ndarray] | None:
+    """The ``extra`` variables of a restart read by :func:`read_restart` (same file, already
+    checked against the grid), or None when it has none of them (e.g. a restart written
+    without land use). Partly present or non-finite values are an error."""
+    path = Path(path)
+    with netCDF4.Dataset(path) as ds:
+        present = [n for n in names if n in ds.variables]
+        if not present:
+            return None
+        if len(present) != len(names):
+            missing = sorted(set(names) - set(present))
+            raise CelmInputError(path, missing[0], "restart has only part of the land-use state")
+        out = {}
+        for name in names:
+            values = np.asarray(ds.variables[name][:], dtype=np.float64)
+            if not np.all(np.isfinite(values)):
+                raise CelmInputError(path, name, "contains NaN or infinite values")
+            out[name] = values
+        return out

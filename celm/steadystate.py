@@ -13,6 +13,11 @@ the following normal cycles against it as against any other cycle.
 
 The iteration's stop rule comes from the namelist's ``steady_state`` block (defaults:
 :class:`celm.cycling.SpinupOptions`); the progress of every cycle is logged on stderr.
+
+With land use (``landuse_dir``), each cell's natural and managed tiles are spun up separately
+(their land is weighted by 1 - f and f in the stop rule): the spin-up holds land use at one
+year, so no land moves between the tiles and they are independent; a cycle whose land use
+changes from year to year is refused (it has no periodic state).
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from celm.cycling import SpinupOptions, accelerated_spinup
+from celm.errors import CelmInputError
 from celm.forcing import forcing_path, read_grid
 from celm.namelist import Namelist
 from celm.params import kernel_params, load_params
-from celm.simulate import ForcingYears, RunSummary, cell_day_length, initial_state
+from celm.simulate import ForcingYears, ManagedTile, RunSummary, cell_day_length, initial_state
 from celm.simulate import run as run_years
 from celm.spinup import total_carbon
 
@@ -63,30 +69,50 @@ def run(nml: Namelist) -> RunSummary:
     grid = read_grid(forcing_path(nml.forcing_dir, nml.years[0].forcing_year))
     forcing = ForcingYears(nml.forcing_dir, grid)
     state = initial_state(nml, grid, p, forcing)
-    t0 = time.perf_counter()
-    cycle, slog = accelerated_spinup(
-        p,
-        state,
-        _CycleForcing(forcing, [y.forcing_year for y in nml.years]),
-        cell_day_length(grid),
-        [y.co2_ppm for y in nml.years],
-        grid.land_weights,
-        options(nml),
-        cold=nml.restart_in is None,
-    )
+    cold = nml.restart_in is None
+    cycle_forcing = _CycleForcing(forcing, [y.forcing_year for y in nml.years])
+    co2 = [y.co2_ppm for y in nml.years]
+    daylen = cell_day_length(grid)
     weights = grid.land_weights
-    before = float(np.sum(total_carbon(state) * weights) / np.sum(weights))
-    after = float(np.sum(total_carbon(cycle.end) * weights) / np.sum(weights))
-    log.info(
-        "celm: steady state %s after %d cycles (%d simulated years, %.0f%% of them on every "
-        "cell) in %.1f s; land-mean total carbon %.1f -> %.1f gC m-2",
-        "reached" if slog.converged else "NOT reached (best cycle of each cell kept)",
-        slog.cycles,
-        slog.years,
-        100.0 * slog.cell_years / max(slog.years * grid.ncell, 1),
-        time.perf_counter() - t0,
-        before,
-        after,
-    )
+    tiles = [("natural", p, state, weights)]
+    tile = None
+    if nml.landuse_dir is not None:
+        levels = {y.landuse_year for y in nml.years}
+        if len(levels) != 1:
+            raise CelmInputError(
+                nml.landuse_dir, "years",
+                f"spinup_mode analytic needs one land-use year for the whole cycle, got "
+                f"{sorted(levels)}",
+            )  # fmt: skip
+        tile = ManagedTile(nml, grid, p, state, cold=cold)
+        tiles = [("natural", p, state, weights * (1.0 - tile.f)),
+                 ("managed", tile.p, tile.state, weights * tile.f)]  # fmt: skip
+    ends = {}
+    for name, params, start, tile_weights in tiles:
+        if not np.any(tile_weights > 0):  # e.g. no managed land anywhere: nothing to spin up
+            ends[name] = start
+            continue
+        t0 = time.perf_counter()
+        cycle, slog = accelerated_spinup(p=params, state=start, forcing=cycle_forcing,
+                                         daylen=daylen, co2=co2, weights=tile_weights,
+                                         options=options(nml), cold=cold)  # fmt: skip
+        mean = _land_mean(total_carbon(start), tile_weights)
+        log.info(
+            "celm: steady state of the %s tile %s after %d cycles (%d simulated years, %.0f%% of "
+            "them on every cell) in %.1f s; land-mean total carbon %.1f -> %.1f gC m-2",
+            name,
+            "reached" if slog.converged else "NOT reached (last cycle of each cell kept)",
+            slog.cycles,
+            slog.years,
+            100.0 * slog.cell_years / max(slog.years * grid.ncell, 1),
+            time.perf_counter() - t0,
+            mean,
+            _land_mean(total_carbon(cycle.end), tile_weights),
+        )
+        ends[name] = cycle.end
     final = nml.model_copy(update={"spinup_mode": None})
-    return run_years(final, state=cycle.end, forcing=forcing)
+    return run_years(final, state=ends["natural"], forcing=forcing, managed=ends.get("managed"))
+
+
+def _land_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    return float(np.sum(values * weights) / max(float(np.sum(weights)), 1e-300))

@@ -25,13 +25,16 @@ from pydantic import Field
 
 from callmip import config
 from callmip.config import (
+    CONTACT,
     FORCING_DIRS,
+    INSTITUTION,
     REPO_ROOT,
     SCENARIO_FIRST_YEAR,
     Campaign,
     CampaignError,
     load_campaign,
 )
+from callmip.simulations import SCENARIO_PARENT
 
 CONFIG_DIR = REPO_ROOT / "configs"
 #: A relative path of plain names: no leading '/', no '..', no shell metacharacters. Written
@@ -99,8 +102,10 @@ ParamFile = Annotated[str, Field(
 Resolution = Annotated[config.Resolution, Field(
     title="Resolution (degrees)", description="Model grid: 0.5, 1 or 2 degrees")]
 ExperimentName = Annotated[config.Simulation, Field(
-    title="Experiment", description="S3: CO2, climate, land use and N deposition vary; "
-    "CO2only: only CO2 varies (climate recycled)")]
+    title="Experiment", description="S3: CO2, climate, land use and N deposition vary (the "
+    "CalLMIP S3-equivalent); S0-S2: TRENDY's control, CO2(+N deposition), CO2+climate(+N "
+    "deposition); CO2only: only CO2 varies (climate recycled, the CalLMIP CO2-only-equivalent), "
+    "CO2LUC / CO2Ndep / CO2LUCNdep: its variants with land use and/or N deposition")]
 ScenarioName = Annotated[Literal["historical", config.Scenario], Field(
     title="Scenario", description="historical only, or also a 2015-2100 SSP run branching from "
     "the S3 state at the end of 2014 (needs experiment S3 and a historical period including "
@@ -118,8 +123,25 @@ LastYear = Annotated[int, Field(
     ge=1902, le=2024, title="Last historical year",
     description="Last year of the historical run (CalLMIP files cover the run)")]
 TransientStart = Annotated[int, Field(
-    ge=1851, le=2023, title="Transient start",
-    description="First year of the transient from the spun-up state (TRENDY: 1851)")]
+    ge=1701, le=2023, title="Transient start",
+    description="First year of the transient from the spun-up state (TRENDY: 1701; CalLMIP "
+    "site protocol: 1851); CO2, land use and N deposition of the year before hold through "
+    "the spin-up")]
+Phase = Annotated[config.CalLMIPPhase, Field(
+    title="CalLMIP phase", description="Global attribute CalLMIP_Phase of every file")]
+CalibrationScenarioName = Annotated[config.CalibrationScenario, Field(
+    title="Calibration scenario", description="Global attribute Calibration_Scenario: the "
+    "calibration scenario the posterior comes from (Scen1: NEE, LE and H, required)")]
+CalValName = Annotated[config.CalVal, Field(
+    title="Cal/Val", description="Global attribute Cal_Val (global runs: Validation)")]
+Contact = Annotated[str, Field(
+    pattern=f"^$|{CONTACT}", title="Contact",
+    description="Who answers for the files: 'Name <email>' or an e-mail address (global "
+    "attribute contact; needed for upload bundles)")]
+Institution = Annotated[str, Field(
+    pattern=f"^$|{INSTITUTION}", title="Institution",
+    description="The modelling group's institution (global attribute institution; needed for "
+    "upload bundles)")]
 SpinupCycles = Annotated[int, Field(
     ge=1, le=10000, title="Maximum spin-up cycles",
     description="Spin-up stops after this many forcing cycles and carries on, flagged, "
@@ -136,14 +158,16 @@ def validate_simulation(
     *, model: str, version: str, driver: str, parameter_set: str, param_file: str,
     resolution: float, experiment: str, scenario: str, historical_first: int,
     historical_last: int, transient_start: int, spinup_max_cycles: int, roots: Roots,
-    scenario_gcm: str = "gfdl-esm4", scenario_end: int = 2100,
+    scenario_gcm: str = "gfdl-esm4", scenario_end: int = 2100, phase: str = "Phase1b",
+    calibration_scenario: str = "Scen1", cal_val: str = "Validation", contact: str = "",
+    institution: str = "",
 ) -> Campaign:
     """Build the one-model, one-parameter-set campaign of a global simulation, or refuse it."""
     problems = []
     if scenario != "historical":
-        if experiment != "S3":
-            problems.append(f"scenario {scenario!r} branches from the S3 run: choose "
-                            f"experiment S3 (got {experiment!r})")
+        if experiment != SCENARIO_PARENT:
+            problems.append(f"scenario {scenario!r} branches from the {SCENARIO_PARENT} run: "
+                            f"choose experiment {SCENARIO_PARENT} (got {experiment!r})")
         branch = SCENARIO_FIRST_YEAR - 1
         if not historical_first <= branch <= historical_last:
             problems.append(f"scenario {scenario!r} starts from the S3 state at the end of "
@@ -187,6 +211,9 @@ def validate_simulation(
                     parameter_set: str(params_path) if params_path else None}],
         "experiments": [parameter_set],
         "simulations": [experiment],
+        "protocol": {"phase": phase, "calibration_scenario": calibration_scenario,
+                     "cal_val": cal_val, "contact": contact or None,
+                     "institution": institution or None},
         **({"scenarios": [scenario], "scenario_gcms": [scenario_gcm]}
            if scenario != "historical" else {}),
         "scheduler": {"backend": "local", "max_parallel": 2},

@@ -35,15 +35,20 @@ from callmip.config import REPO_ROOT, load_campaign
 from callmip.rundir import RunDir
 from flows.deploy_params import (
     REL_PATH,
+    CalibrationScenarioName,
+    CalValName,
+    Contact,
     Driver,
     ExperimentName,
     FirstYear,
     GcmName,
+    Institution,
     LastYear,
     ModelName,
     ModelVersion,
     ParameterSet,
     ParamFile,
+    Phase,
     Resolution,
     Roots,
     ScenarioEnd,
@@ -107,6 +112,11 @@ def global_simulation(
     historical_last: LastYear = 2005,
     transient_start: TransientStart = 1995,
     spinup_max_cycles: SpinupCycles = 4,
+    phase: Phase = "Phase1b",
+    calibration_scenario: CalibrationScenarioName = "Scen1",
+    cal_val: CalValName = "Validation",
+    contact: Contact = "",
+    institution: Institution = "",
 ) -> str:
     """One model with one parameter set, end to end: forcing, spin-up, runs, CalLMIP files.
 
@@ -123,16 +133,24 @@ def global_simulation(
         param_file: Parameter file relative to the data root, e.g.
             params/CELM-A_posterior.json. Empty: the driver's default prior.
         resolution: Model grid in degrees: 0.5, 1 or 2.
-        experiment: S3 (CO2, climate, land use, N deposition vary) or CO2only (only CO2 varies).
+        experiment: S3 (CO2, climate, land use, N deposition vary), TRENDY's S0-S2, or the
+            CO2-only-equivalent CO2only (only CO2 varies) and its variants CO2LUC, CO2Ndep,
+            CO2LUCNdep.
         scenario: historical only, or also a 2015-2100 SSP run from the S3 state at the end of
             2014 (needs experiment S3 and a historical period including 2014).
         scenario_gcm: ISIMIP3b GCM whose climate drives the SSP run.
         scenario_end: Last year of the SSP run (CalLMIP: 2100).
         historical_first: First year of the historical run.
         historical_last: Last year of the historical run.
-        transient_start: First year of the transient from the spun-up state (TRENDY: 1851).
+        transient_start: First year of the transient from the spun-up state (TRENDY: 1701;
+            CalLMIP site protocol: 1851).
         spinup_max_cycles: Spin-up stops after this many forcing cycles and carries on, flagged,
             if the equilibrium criteria still fail.
+        phase: Global attribute CalLMIP_Phase (Phase1a or Phase1b).
+        calibration_scenario: Global attribute Calibration_Scenario (Scen1 to Scen6).
+        cal_val: Global attribute Cal_Val (Calibration or Validation).
+        contact: 'Name <email>' or an e-mail address, written into every file.
+        institution: The modelling group's institution, written into every file.
     """
     from flows.campaign import conform_flow, forcing_flow, runs_flow, spinup_flow
 
@@ -144,6 +162,8 @@ def global_simulation(
         scenario_gcm=scenario_gcm, scenario_end=scenario_end,
         historical_first=historical_first, historical_last=historical_last,
         transient_start=transient_start, spinup_max_cycles=spinup_max_cycles, roots=roots,
+        phase=phase, calibration_scenario=calibration_scenario, cal_val=cal_val,
+        contact=contact, institution=institution,
     )
     rundir = RunDir(campaign)
     rundir.initialise()

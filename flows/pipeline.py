@@ -18,16 +18,19 @@ from callmip.config import SCENARIO_FIRST_YEAR, Campaign
 from callmip.conform import GlobalAttrs, conform_run
 from callmip.drivers import get_driver
 from callmip.rundir import RunDir, write_json_atomic
+from callmip.simulations import CLIMATE, LUC, NDEP, SCENARIO_PARENT, SIMULATIONS, simulation
 from flows.runs.execute import Context, RunRequest, RunResult, execute
 from flows.runs.matrix import (
     Member,
     historical_runs,
+    level_year,
     members,
     scenario_branch_year,
     scenario_label,
     scenario_runs,
-    transient_years,
+    transient_runs,
 )
+from flows.runs.paths import landuse_dir, ndep_dir
 from flows.spinup.loop import SpinupResult
 
 log = logging.getLogger(__name__)
@@ -35,11 +38,12 @@ log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- forcing
 def forcing_years(campaign: Campaign) -> list[int]:
-    """Forcing years the campaign needs: the spin-up cycle and the historical period."""
+    """Forcing years the campaign needs: the spin-up cycle, and the historical period when a
+    simulation varies the climate."""
     a, b = campaign.periods.spinup_cycle
     h0, h1 = campaign.periods.historical
     years = set(range(a, b + 1))
-    if "S3" in campaign.simulations:
+    if any(CLIMATE in simulation(s).varying for s in campaign.simulations):
         years |= set(range(h0, h1 + 1))
     return sorted(years)
 
@@ -54,7 +58,88 @@ def crujra_source(campaign: Campaign) -> Path:
         return fc.crujra_dir
     from flows.forcing.synthetic import cached_crujra_years
 
-    return cached_crujra_years(forcing_years(campaign), fc.source_resolution, fc.seed)
+    return cached_crujra_years(forcing_years(campaign), fc.source_resolution, fc.seed,
+                               trend_k_per_century=fc.trend_k_per_century)
+
+
+def change_years(campaign: Campaign, driver_of_change: str) -> list[int]:
+    """Years of land use (LUC) or N deposition (Ndep) the historical runs need: the spin-up
+    level year, and every transient and historical year when a simulation varies it."""
+    level = level_year(campaign)
+    if any(driver_of_change in simulation(s).varying for s in campaign.simulations):
+        return list(range(level, campaign.periods.historical[1] + 1))
+    return [level]
+
+
+def prepare_drivers_of_change(campaign: Campaign, rundir: RunDir) -> dict[str, Path]:
+    """Land use and N deposition on the model grid, one file per year (the driver-facing layout
+    of :mod:`callmip.drivers.change`), for the history and for each SSP. Sources: LUH2-layout
+    states and ISIMIP3-layout N deposition, real (``forcing.luh2_dir``, ``forcing.ndep_dir``)
+    or synthetic files in the same layouts generated here."""
+    from flows.forcing.change import prepare_landuse_years, prepare_ndep_years
+    from flows.forcing.ndep import PREINDUSTRIAL_NDEP_KG_N_HA_YR
+
+    res, weights = float(campaign.resolution), rundir.sub("forcing", "weights")
+    lu_years, nd_years = change_years(campaign, LUC), change_years(campaign, NDEP)
+    constant = ({level_year(campaign): PREINDUSTRIAL_NDEP_KG_N_HA_YR}
+                if campaign.spinup.forcing_levels == "callmip_site" else None)
+    out = {"landuse": landuse_dir(campaign, rundir.path), "ndep": ndep_dir(campaign, rundir.path)}
+    prepare_landuse_years(_luh2_states(campaign, rundir, lu_years), lu_years, res,
+                          out["landuse"], cache_dir=weights)
+    prepare_ndep_years(_ndep_source(campaign, rundir, nd_years, "histsoc"), nd_years, res,
+                       out["ndep"], cache_dir=weights, constant_ndep=constant)
+    years = scenario_years(campaign)
+    for ssp in campaign.scenarios:
+        prepare_landuse_years(_luh2_states(campaign, rundir, years, ssp), years, res,
+                              landuse_dir(campaign, rundir.path, ssp), cache_dir=weights)
+        prepare_ndep_years(_ndep_source(campaign, rundir, years, f"{ssp}soc"), years, res,
+                           ndep_dir(campaign, rundir.path, ssp), scenario=f"{ssp}soc",
+                           cache_dir=weights)
+    return out
+
+
+def _synthetic(stamp: Path, wanted: dict, write) -> None:
+    """Run ``write()`` unless ``stamp`` records the same parameters (generation is
+    deterministic: same stamp, same files)."""
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        return
+    stamp.unlink(missing_ok=True)
+    write()
+    write_json_atomic(stamp, wanted)
+
+
+def _luh2_states(campaign: Campaign, rundir: RunDir, years: list[int],
+                 ssp: str | None = None) -> Path:
+    """``states.nc`` covering ``years``: the campaign's real LUH2 files or synthetic ones."""
+    from flows.forcing.luh2 import write_luh2_states
+
+    fc = campaign.forcing
+    if fc.luh2_dir is not None:
+        return fc.luh2_dir / (f"{ssp}/states.nc" if ssp else "states.nc")
+    source = rundir.sub("forcing", "luh2", ssp or "historical")
+    # one more year than needed: the last year's transitions go to the next one
+    span = list(range(min(years), max(years) + 2))
+    wanted = {"years": [span[0], span[-1]], "res_deg": fc.source_resolution, "seed": fc.seed,
+              "ssp": ssp}
+    _synthetic(source / ".synthetic.json", wanted, lambda: write_luh2_states(
+        source, span, res_deg=fc.source_resolution, seed=fc.seed, ssp=ssp))
+    return source / "states.nc"
+
+
+def _ndep_source(campaign: Campaign, rundir: RunDir, years: list[int], scenario: str) -> Path:
+    """Directory of N-deposition files covering ``years`` (from 1850, where the products
+    start): the campaign's real files or synthetic ones."""
+    from flows.forcing.ndep import write_ndep
+
+    fc = campaign.forcing
+    if fc.ndep_dir is not None:
+        return fc.ndep_dir
+    source = rundir.sub("forcing", "ndep", scenario)
+    span = list(range(max(min(years), 1850), max(*years, 1850) + 1))
+    wanted = {"years": [span[0], span[-1]], "res_deg": fc.source_resolution, "seed": fc.seed}
+    _synthetic(source / ".synthetic.json", wanted, lambda: write_ndep(
+        source, span, scenario=scenario, res_deg=fc.source_resolution, seed=fc.seed))
+    return source
 
 
 def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
@@ -69,6 +154,7 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
         cache_dir=rundir.sub("forcing", "weights"), cluster=_cluster_spec(campaign),
     )
     prepare_scenario_forcing(campaign, rundir)
+    prepare_drivers_of_change(campaign, rundir)
     return out
 
 
@@ -105,13 +191,10 @@ def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Pa
         for gcm in campaign.scenario_gcms:
             if fc.isimip_dir is None:
                 source = rundir.sub("forcing", "isimip3b")
-                stamp = source / f".synthetic_{scenario_label(ssp, gcm)}.json"
                 wanted = {"years": years, "res_deg": fc.source_resolution, "seed": fc.seed}
-                if not (stamp.exists() and json.loads(stamp.read_text()) == wanted):
-                    stamp.unlink(missing_ok=True)
-                    write_isimip3b(source, gcm, ssp, years, res_deg=fc.source_resolution,
-                                   seed=fc.seed)
-                    write_json_atomic(stamp, wanted)
+                _synthetic(source / f".synthetic_{scenario_label(ssp, gcm)}.json", wanted,
+                           lambda s=source, g=gcm, p=ssp: write_isimip3b(
+                               s, g, p, years, res_deg=fc.source_resolution, seed=fc.seed))
             else:
                 source = fc.isimip_dir
             target = scenario_forcing_dir(campaign, rundir, ssp, gcm)
@@ -161,25 +244,31 @@ class RunsOutcome:
 def run_transient_and_historical(
     ctx: Context, spun: dict[str, SpinupResult], co2: dict[int, float]
 ) -> RunsOutcome:
-    """Transient from each member's equilibrium, historical runs from the transient, then the
-    SSP x GCM scenario runs from each member's S3 state at the end of 2014."""
+    """Transients from each member's equilibrium (one per set of varying drivers of change the
+    model responds to), historical runs from their transient, then the SSP x GCM scenario runs
+    from each member's S3 state at the end of 2014."""
     campaign = ctx.campaign
     branch = scenario_branch_year(campaign)
-    years = transient_years(campaign, co2)
-    requests = [
-        RunRequest(f"{label}_transient", s.member.model.driver, s.member.params_file, years,
-                   s.restart, monthly_output=False)
-        for label, s in spun.items()
-    ]
-    transient = execute(ctx, requests) if years else {}
+    requests, transient_of = [], {}
+    for label, s in spun.items():
+        responds = frozenset(get_driver(s.member.model.driver).capabilities.drivers_of_change)
+        for t in transient_runs(campaign, s.member, co2, responds):
+            for sim in t.simulations:
+                transient_of[(label, sim)] = t.run_id
+            if t.years:
+                requests.append(RunRequest(t.run_id, s.member.model.driver,
+                                           s.member.params_file, t.years, s.restart,
+                                           monthly_output=False))
+    transient = execute(ctx, requests) if requests else {}
     hist_requests, plans = [], {}
     for label, s in spun.items():
-        t = transient.get(f"{label}_transient")
-        if t is not None and not t.ok:
-            continue  # reported in the jobs table; the other members carry on
-        restart = t.restart if t is not None else s.restart
         for plan in historical_runs(campaign, s.member, co2):
-            breaks = (branch,) if branch is not None and plan.simulation == "S3" else ()
+            t = transient.get(transient_of[(label, plan.simulation)])
+            if t is not None and not t.ok:
+                continue  # reported in the jobs table; the other runs carry on
+            restart = t.restart if t is not None else s.restart
+            breaks = (branch,) if branch is not None and plan.simulation == SCENARIO_PARENT \
+                else ()
             hist_requests.append(
                 RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
                            restart, ensemble_member=plan.ensemble_member, break_after=breaks,
@@ -208,7 +297,7 @@ def run_scenarios(
     co2_by_ssp = {ssp: ssp_co2(ssp) for ssp in campaign.scenarios}
     requests = []
     for label, s in spun.items():
-        s3 = historical.get(f"{label}_S3")
+        s3 = historical.get(f"{label}_{SCENARIO_PARENT}")
         driver = get_driver(s.member.model.driver)
         restart = s3.restart_after(driver, SCENARIO_FIRST_YEAR - 1) if s3 is not None else None
         if restart is None:
@@ -222,6 +311,8 @@ def run_scenarios(
                 RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
                            restart, forcing_dir=scenario_forcing_dir(campaign, ctx.rundir, ssp,
                                                                      gcm),
+                           landuse_dir=landuse_dir(campaign, ctx.rundir.path, ssp),
+                           ndep_dir=ndep_dir(campaign, ctx.rundir.path, ssp),
                            array_group=f"{label}_scenarios")
             )
             plans[plan.run_id] = (s.member, plan.simulation, None)
@@ -229,6 +320,44 @@ def run_scenarios(
 
 
 # ----------------------------------------------------------------------------- conform
+def output_years(campaign: Campaign, simulation_name: str, freq: str) -> int:
+    """How many final years a CalLMIP file of ``simulation_name`` holds: the historical
+    ``periods.output_last_years``; for SSP runs the whole 2015-scenario_end period in annual
+    files and the last ``scenario_monthly_last_years`` in monthly ones (configurable)."""
+    p = campaign.periods
+    if simulation_name in SIMULATIONS:
+        return p.output_last_years
+    if freq == "annual":
+        return p.scenario_annual_last_years or p.scenario_end - SCENARIO_FIRST_YEAR + 1
+    return p.scenario_monthly_last_years
+
+
+def experiment_description(campaign: Campaign, simulation_name: str) -> str:
+    """What a simulation (or an SSP x GCM run) is, in one line for files and READMEs."""
+    if simulation_name in SIMULATIONS:
+        return simulation(simulation_name).summary()
+    ssp, gcm = simulation_name.split("_", 1)
+    return (f"{simulation_name}: {ssp.upper()} {SCENARIO_FIRST_YEAR}-"
+            f"{campaign.periods.scenario_end} from the {SCENARIO_PARENT} state at the end of "
+            f"{SCENARIO_FIRST_YEAR - 1}; ISIMIP3b {gcm} climate, {ssp} CO2, land use and N "
+            "deposition")
+
+
+def global_attrs(campaign: Campaign, member: Member, simulation_name: str,
+                 run_id: str) -> GlobalAttrs:
+    """The global attributes of a CalLMIP file: the campaign's protocol metadata (section 6.3)
+    and what the simulation is."""
+    proto = campaign.protocol
+    return GlobalAttrs(
+        model=member.model.name, version=member.model.version, stage=member.stage,
+        phase=proto.phase, scenario=proto.calibration_scenario, cal_val=proto.cal_val,
+        simulation=simulation_name, campaign=campaign.name,
+        source=f"callmip-global run {run_id}", contact=proto.contact,
+        institution=proto.institution,
+        simulation_description=experiment_description(campaign, simulation_name),
+    )
+
+
 def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
     """CalLMIP monthly and annual files for every completed historical (non-ensemble) and
     scenario run; scenario files go to ``callmip/<ssp>_<gcm>/``.
@@ -242,10 +371,7 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
         if not result.ok or ens is not None:
             continue
         driver = get_driver(member.model.driver)
-        attrs = GlobalAttrs(
-            model=member.model.name, version=member.model.version, stage=member.stage,
-            simulation=simulation, campaign=campaign.name, source=f"callmip-global run {run_id}",
-        )
+        attrs = global_attrs(campaign, member, simulation, run_id)
         out_dir = ctx.rundir.sub("callmip", simulation)
         # posterior ensemble members of this run -> <var>_post_unc in its file
         ens_runs = [r for rid, r in runs.historical.items() if r.ok and runs.plans[rid][2]
@@ -255,7 +381,7 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
             ens_files = [[f for run in r.segments for f in driver.output_files(run, freq)]
                          for r in ens_runs] if len(ens_runs) >= 2 else []
             path = conform_run(driver, files, out_dir, attrs, campaign.resolution, freq,
-                               campaign.periods.output_last_years, members=ens_files)
+                               output_years(campaign, simulation, freq), members=ens_files)
             model = f"{member.model.name}.{member.model.version}"
             written.append({"run_id": run_id, "model": model,
                             "stage": member.stage, "simulation": simulation, "freq": freq,

@@ -55,6 +55,10 @@ class GlobalAttrs:
     simulation: str = "S3"
     campaign: str = ""
     source: str = ""
+    contact: str | None = None
+    institution: str | None = None
+    #: what the simulation varies and holds (callmip.simulations), for the reader of the file
+    simulation_description: str = ""
 
 
 def _attach_metadata(ds: xr.Dataset, attrs: GlobalAttrs) -> xr.Dataset:
@@ -101,7 +105,11 @@ def _attach_metadata(ds: xr.Dataset, attrs: GlobalAttrs) -> xr.Dataset:
         "campaign": attrs.campaign,
         "Conventions": "CF-1.8",
         "source": attrs.source,
-        "institution": "produced with callmip-global",
+        "institution": attrs.institution or "not given (campaign protocol.institution)",
+        **({"contact": attrs.contact} if attrs.contact else {}),
+        **({"simulation_description": attrs.simulation_description}
+           if attrs.simulation_description else {}),
+        "history": "produced with callmip-global",
     }
     return ds
 

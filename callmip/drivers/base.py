@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import xarray as xr
@@ -48,11 +49,16 @@ class NativeOutputError(ValueError):
 
 @dataclass(frozen=True)
 class YearSpec:
-    """One simulated year: which forcing year's weather drives it and at what CO2."""
+    """One simulated year: which forcing year's weather drives it, at what CO2, and which
+    prepared year of land use and N deposition applies (see :mod:`callmip.drivers.change`;
+    None: the run has no such input). A driver of change a simulation holds keeps its spin-up
+    level year, as ``forcing_year`` recycles the climate."""
 
     year: int
     forcing_year: int
     co2_ppm: float
+    landuse_year: int | None = None
+    ndep_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,23 @@ class ModelRun:
     daily_output: bool = False
     monthly_output: bool = True  # spin-up and transient runs only need annual means
     spinup_mode: str | None = None  # e.g. "analytic" for the embedded model's accelerator
+    #: prepared per-year ``landuse_<YYYY>.nc`` / ``ndep_<YYYY>.nc`` (callmip.drivers.change)
+    landuse_dir: Path | None = None
+    ndep_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a driver declares it can do, so the orchestrator (and the user) need not guess.
+
+    ``drivers_of_change``: which of :data:`callmip.simulations.DRIVERS_OF_CHANGE` the model
+    responds to; it ignores the others (e.g. a model without an N cycle ignores N deposition),
+    and simulations differing only in ignored drivers share their transient runs.
+    ``note``: one line for the user (README, ``callmip validate``).
+    """
+
+    drivers_of_change: tuple[str, ...] = ("climate", "CO2")
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,6 +177,8 @@ class ModelDriver(ABC):
     files_per_year: int | None = 1
     #: the model writes monthly output only: conform builds annual means from it
     annual_from_monthly: bool = False
+    #: what the driver declares it can do (see :class:`Capabilities`)
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abstractmethod
     def prepare(self, run: ModelRun) -> list[str]:

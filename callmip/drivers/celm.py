@@ -20,6 +20,7 @@ from callmip.drivers.base import (
     GC_PER_DAY_TO_KGC_PER_S,
     GC_TO_KG,
     MM_PER_DAY_TO_KG_PER_S,
+    Capabilities,
     Mapping,
     ModelDriver,
     ModelRun,
@@ -56,6 +57,11 @@ def _celm_map(wood_above_fraction: float) -> VariableMap:
         ),
         "cLitter": Mapping((Term("C_LITTER"),), GC_TO_KG),
         "cTotal": Mapping((Term("C_TOTAL"),), GC_TO_KG),
+        # land use (not in the CalLMIP table): CMIP fLuc, fHarvest, nbp, cProduct
+        "fLuc": Mapping((Term("FLUC"),), carbon, optional=True),
+        "fHarvest": Mapping((Term("FHARVEST"),), carbon, optional=True),
+        "nbp": Mapping((Term("NBP"),), carbon, "nbp = -NEE - FHARVEST - FLUC", optional=True),
+        "cProduct": Mapping((Term("C_PRODUCT"),), GC_TO_KG, optional=True),
     }
 
 
@@ -66,13 +72,29 @@ class CelmDriver(ModelDriver):
     name: str = "celm"
     wood_above_fraction: float = 0.7
     variable_map: VariableMap = field(default_factory=dict)
+    capabilities = Capabilities(
+        drivers_of_change=("climate", "CO2", "LUC"),
+        note="CELM has no nitrogen cycle: it ignores N deposition (land use: crop + pasture "
+             "replace natural vegetation in a managed tile, see celm/landuse.py)",
+    )
 
     def __post_init__(self) -> None:
         if not self.variable_map:
             self.variable_map = _celm_map(self.wood_above_fraction)
 
+    @staticmethod
+    def _year(y, with_landuse: bool) -> dict:
+        out = {"year": y.year, "forcing_year": y.forcing_year, "co2_ppm": float(y.co2_ppm)}
+        if with_landuse:
+            out["landuse_year"] = y.landuse_year
+        return out
+
     def namelist(self, run: ModelRun) -> dict:
-        """The namelist as a dict (what :meth:`prepare` writes)."""
+        """The namelist as a dict (what :meth:`prepare` writes). Land use reaches CELM when the
+        run has a ``landuse_dir`` and every year a ``landuse_year``; N deposition never does
+        (no N cycle: see :attr:`capabilities`)."""
+        with_landuse = run.landuse_dir is not None and all(
+            y.landuse_year is not None for y in run.years)
         nml: dict = {
             "forcing_dir": str(run.forcing_dir),
             "params_file": str(run.params_file),
@@ -81,11 +103,10 @@ class CelmDriver(ModelDriver):
             "output_dir": str(run.work_dir / "out"),
             "output": {"daily": run.daily_output, "monthly": run.monthly_output, "annual": True},
             "ensemble_member": run.ensemble_member,
-            "years": [
-                {"year": y.year, "forcing_year": y.forcing_year, "co2_ppm": float(y.co2_ppm)}
-                for y in run.years
-            ],
+            "years": [self._year(y, with_landuse) for y in run.years],
         }
+        if with_landuse:
+            nml["landuse_dir"] = str(run.landuse_dir)
         if run.spinup_mode:
             nml["spinup_mode"] = run.spinup_mode
         return nml

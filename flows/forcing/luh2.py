@@ -51,6 +51,8 @@ LUH2_TIME_UNITS = "years since 850-01-01 0:0:0"
 LUH2_FILL = np.float32(1e20)
 SPINUP_YEAR = 1850
 _SUM_TOL = 1e-4
+#: synthetic SSP land use: relative change of managed land from 2014 to 2100
+SSP_MANAGED_CHANGE = {"ssp126": -0.15, "ssp370": 0.2, "ssp585": 0.05}
 BROAD_CLASSES = {
     "forest": ("primf", "secdf"),
     "natural_nonforest": ("primn", "secdn", "range"),
@@ -66,12 +68,15 @@ def write_luh2_states(
     res_deg: float = 0.25,
     seed: int = 0,
     cache_dir: Path | None = None,
+    ssp: str | None = None,
 ) -> list[Path]:
     """Write synthetic ``states.nc`` (contiguous ``years``) and ``staticData_quarterdeg.nc``.
 
     Natural vegetation splits into forest and non-forest by a latitude-based potential forest
     cover; managed land (crop + pasture + urban) grows logistically (centred 1930) toward a
     cell-specific maximum, converting primary to secondary land; C4 crops in the tropics.
+    After 2014, with ``ssp``, managed land changes linearly to 2100 by an SSP-specific factor
+    (:data:`SSP_MANAGED_CHANGE`: ssp126 reforests, ssp370 expands agriculture).
     """
     years = sorted(set(int(y) for y in years))
     if years != list(range(years[0], years[-1] + 1)):
@@ -115,7 +120,9 @@ def write_luh2_states(
             handles[name] = v
         ocean = land <= 0.0
         for i, year in enumerate(years):
-            grow = 1.0 / (1.0 + np.exp(-(year - 1930.0) / 25.0))
+            grow = 1.0 / (1.0 + np.exp(-(min(year, 2014) - 1930.0) / 25.0))
+            if ssp is not None and year > 2014:
+                grow *= 1.0 + SSP_MANAGED_CHANGE[ssp] * (year - 2014) / 86.0
             managed = managed_max * grow * land
             natural = land - managed
             secondary = np.minimum(natural, 0.6 * managed + 0.1 * natural * grow)

@@ -92,14 +92,19 @@ def generator_fingerprint() -> str:
 
 
 def cached_crujra_years(
-    years: Iterable[int], res_deg: float, seed: int, cache_dir: Path | None = None
+    years: Iterable[int],
+    res_deg: float,
+    seed: int,
+    cache_dir: Path | None = None,
+    trend_k_per_century: float = 0.0,
 ) -> Path:
     """The directory of synthetic CRU-JRA files for ``years`` in the user cache, generating
     only the years not there yet.
 
     Generation is deterministic per (year, resolution, seed, generator sources) and costs
     about 10 s of CPU per year at 2 degrees (mostly zlib), so campaigns, the demo and
-    repeated runs share one copy: ``<cache>/synthetic/crujra_<res>deg_seed<seed>_<fingerprint>``
+    repeated runs share one copy:
+    ``<cache>/synthetic/crujra_<res>deg_seed<seed>[_trend<K>]_<fingerprint>``
     (``cache_dir`` or :func:`flows.forcing.landmask.default_cache_dir`). Files are written
     atomically, so an interrupted generation leaves no partial file behind.
     """
@@ -108,7 +113,8 @@ def cached_crujra_years(
     from flows.forcing.landmask import default_cache_dir
 
     root = (cache_dir or default_cache_dir()) / "synthetic"
-    directory = root / f"crujra_{res_deg:g}deg_seed{seed}_{generator_fingerprint()}"
+    trend = f"_trend{trend_k_per_century:g}" if trend_k_per_century else ""
+    directory = root / f"crujra_{res_deg:g}deg_seed{seed}{trend}_{generator_fingerprint()}"
 
     def complete(year: int) -> bool:
         try:
@@ -118,7 +124,8 @@ def cached_crujra_years(
 
     missing = [y for y in sorted(set(int(y) for y in years)) if not complete(y)]
     if missing:
-        write_crujra_years(directory, missing, res_deg=res_deg, seed=seed)
+        write_crujra_years(directory, missing, res_deg=res_deg, seed=seed,
+                           trend_k_per_century=trend_k_per_century)  # fmt: skip
     return directory
 
 

@@ -21,6 +21,7 @@ from callmip.scheduler import JobLedger, JobSpec, JobState, LocalScheduler, Sche
 from callmip.scheduler.array_launch import write_member
 from callmip.scheduler.supervisor import ArrayTasks, Supervisor, TaskOutcome
 from flows.runs.matrix import segments
+from flows.runs.paths import landuse_dir, ndep_dir
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ class Context:
     forcing_dir: Path
     on_change: Callable[[str, JobState, str], None] | None = None
     poll_s: float = 0.5
+    #: the campaign's historical land use and N deposition (callmip.drivers.change layout)
+    landuse_dir: Path | None = None
+    ndep_dir: Path | None = None
 
     @classmethod
     def create(cls, campaign: Campaign, rundir: RunDir, forcing_dir: Path, **kw) -> Context:
@@ -47,6 +51,10 @@ class Context:
 
             scheduler = SlurmScheduler(rundir.path)
         ledger = JobLedger(rundir.path / "jobs.json")
+        # prepared by the forcing stage; a context made without it (unit tests) has none
+        for key, path in (("landuse_dir", landuse_dir(campaign, rundir.path)),
+                          ("ndep_dir", ndep_dir(campaign, rundir.path))):
+            kw.setdefault(key, path if path.is_dir() else None)
         return cls(campaign, rundir, scheduler, ledger, forcing_dir, **kw)
 
     def supervisor(self) -> Supervisor:
@@ -72,6 +80,8 @@ class RunRequest:
     daily_output: bool = False
     monthly_output: bool = True
     forcing_dir: Path | None = None  # default: the campaign's historical model-ready forcing
+    landuse_dir: Path | None = None  # default: the campaign's historical land use
+    ndep_dir: Path | None = None  # default: the campaign's historical N deposition
     #: requests with the same group (an ensemble, a scenario matrix) start as one job array
     array_group: str | None = None
     break_after: tuple[int, ...] = ()  # years after which a segment (and a restart) must end
@@ -120,6 +130,8 @@ def _segment_runs(ctx: Context, req: RunRequest) -> list[ModelRun]:
             daily_output=req.daily_output,
             monthly_output=req.monthly_output,
             spinup_mode=req.spinup_mode if i == 0 else None,
+            landuse_dir=req.landuse_dir or ctx.landuse_dir,
+            ndep_dir=req.ndep_dir or ctx.ndep_dir,
         )
         runs.append(run)
         restart = driver.restart_out(run)

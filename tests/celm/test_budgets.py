@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from celm.kernel import NFORCING, run_block
+from celm.landuse import harvest_share, managed_params
 from celm.params import defaults, kernel_params
 from celm.step import DIAG_VARS, NDIAG, NSTATE, STATE_VARS, cell_step
 
@@ -60,24 +61,30 @@ def random_inputs(seed: int, p):
     theta_star=st.floats(0.2, 0.9),
     q10=st.floats(1.2, 3.5),
     swc=st.floats(60.0, 600.0),
+    managed=st.booleans(),
 )
-def test_step_closes_budgets(seed, co2, kphio, theta_star, q10, swc):
+def test_step_closes_budgets(seed, co2, kphio, theta_star, q10, swc, managed):
+    """Natural vegetation, or the managed (crop + pasture) tile whose harvest leaves the land."""
     p = kernel_params(
         {**defaults(), "kphio": kphio, "theta_star": theta_star, "q10": q10,
          "soil_water_capacity": swc}
     )  # fmt: skip
+    p = managed_params(p) if managed else p
     forcing, state = random_inputs(seed, p)
     new, dg = cell_step(p, tuple(state), *forcing, co2)
     new = np.array(new)
     dg = np.array(dg)
     assert np.all(np.isfinite(new)) and np.all(np.isfinite(dg))
     assert np.all(new[POOLS] >= 0.0)
-    # carbon: d(sum of pools) = GPP - RA - RH = -NEE, to 1e-9 of the gross fluxes
+    # carbon: d(sum of pools) = GPP - RA - RH - harvest = -NEE - harvest, to 1e-9 of the gross
+    # fluxes (harvest: the share of NPP the managed tile does not allocate; 0 for natural)
     d_c = new[POOLS].sum(axis=0) - state[POOLS].sum(axis=0)
     nee = dg[D["RA"]] + dg[D["RH"]] - dg[D["GPP"]]
+    harvest = harvest_share(p) * (dg[D["GPP"]] - dg[D["RA"]])
+    assert np.all(harvest >= 0) and (harvest_share(p) > 0) == managed
     gross = dg[D["GPP"]] + dg[D["RA"]] + dg[D["RH"]] + dg[D["F_LABREL"]] + dg[D["F_LEAF"]]
     tol_c = 1e-9 * gross + 4 * np.finfo(float).eps * state[POOLS].sum(axis=0)
-    assert np.all(np.abs(d_c + nee) <= tol_c)
+    assert np.all(np.abs(d_c + nee + harvest) <= tol_c)
     # water: d(storage) = P - ET - runoff
     store = lambda s: s[S["W_TOP"]] + s[S["W_SUB"]] + s[S["SWE"]]  # noqa: E731
     et = dg[D["TRANSP"]] + dg[D["ESOIL"]] + dg[D["EINT"]]
@@ -107,9 +114,10 @@ def test_sensible_heat_follows_surface_air_difference():
     assert np.all(np.abs(remainder) <= 0.1 * np.abs(dg[D["QH"]]) + 10.0)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_kernel_closes_budgets_over_a_day(seed):
+@pytest.mark.parametrize(("seed", "managed"), [(1, False), (2, False), (3, True)])
+def test_kernel_closes_budgets_over_a_day(seed, managed):
     p = kernel_params(defaults())
+    p = managed_params(p) if managed else p
     forcing, state = random_inputs(seed, p)
     met = np.ascontiguousarray(np.stack(forcing[:NFORCING])[None, :, :], dtype=np.float32)
     daylen = np.ascontiguousarray(forcing[9][None, :], dtype=np.float32)
@@ -120,8 +128,10 @@ def test_kernel_closes_budgets_over_a_day(seed):
     assert np.all(np.isfinite(state)) and np.all(np.isfinite(acc))
     d_c = state[POOLS].sum(axis=0) - before[POOLS].sum(axis=0)
     nee = acc[D["RA"]] + acc[D["RH"]] - acc[D["GPP"]]
+    harvest = harvest_share(p) * (acc[D["GPP"]] - acc[D["RA"]])
     gross = acc[D["GPP"]] + acc[D["RA"]] + acc[D["RH"]] + acc[D["F_LABREL"]] + acc[D["F_LEAF"]]
-    assert np.all(np.abs(d_c + nee) <= 1e-9 * gross + 1e-15 * before[POOLS].sum(axis=0) * 4)
+    assert np.all(np.abs(d_c + nee + harvest) <= 1e-9 * gross
+                  + 1e-15 * before[POOLS].sum(axis=0) * 4)
     e_res = acc[D["RNET"]] - acc[D["QLE"]] - acc[D["QH"]] - acc[D["QG"]]
     assert np.all(np.abs(e_res) <= 1e-9 * (np.abs(acc[D["RNET"]]) + 1.0))
     assert np.allclose(acc[D["PRECIP"]], np.maximum(f64[0, 3], 0) * 86400, rtol=1e-12)

@@ -40,7 +40,20 @@ def test_valid_minimal(tmp_path):
     [
         ({"resolution": 3}, "resolution: Input should be 0.5, 1 or 2 (got 3)"),
         ({"experiments": ["prior", "tuned"]}, "experiments.1: Input should be 'prior' or 'posterior'"),
-        ({"simulations": ["S2"]}, "simulations.0: Input should be 'S3' or 'CO2only'"),
+        ({"simulations": ["S4"]}, "simulations.0: Input should be 'S0', 'S1', 'S2', 'S3', "
+                                  "'CO2only', 'CO2LUC', 'CO2Ndep' or 'CO2LUCNdep'"),
+        ({"simulations": ["S3", "S3"]}, "simulations listed twice: ['S3']"),
+        ({"protocol": {"cal_val": "Cal"}}, "protocol.cal_val: Input should be 'Calibration' or "
+                                           "'Validation' (got 'Cal')"),
+        ({"protocol": {"phase": "Phase2"}}, "protocol.phase: Input should be 'Phase1a' or "
+                                            "'Phase1b'"),
+        ({"protocol": {"calibration_scenario": "Scen7"}}, "protocol.calibration_scenario: Input "
+                                                          "should be 'Scen1', 'Scen2'"),
+        ({"protocol": {"contact": "nobody"}}, "protocol.contact: String should match pattern"),
+        ({"protocol": {"institution": "x\ny"}}, "protocol.institution: String should match"),
+        ({"spinup": {"forcing_levels": "callmip_site"},
+          "periods": {"historical": [2003, 2005], "transient_start": 1701}},
+         "transient_start must be 1851 (got 1701)"),
         ({"periods": {"historical": [2005, 2003]}}, "periods: periods.historical must be [first, last]"),
         ({"periods": {"historical": [2003, 2030]}}, "historical CO2 stops in 2024"),
         ({"scheduler": {"backend": "pbs"}}, "scheduler.backend: Input should be 'local' or 'slurm'"),

@@ -3,7 +3,8 @@
 Forcing -> spin-up (accelerated, 2-year cycle, failing the campaign unless every criterion
 passes twice in a row within 4 cycles) -> transient -> prior/posterior S3 runs -> CalLMIP files
 -> benchmark report. Then the same command again must re-use everything (no new job
-submissions).
+submissions). The campaign (``campaign_run`` in ``tests/flows/conftest.py``) also runs S2 and
+CO2only, which ``test_experiments_e2e.py`` reads.
 """
 
 import json
@@ -16,27 +17,6 @@ from callmip.conform import TABLE, check_file
 from callmip.scheduler import JobLedger
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # whole campaigns: minutes
-
-
-@pytest.fixture(scope="module")
-def campaign_run(tmp_path_factory, campaign_cli):
-    tmp = tmp_path_factory.mktemp("campaign")
-    path = campaign_cli.write(
-        tmp, "e2e",
-        forcing={"seed": 3},
-        periods={"spinup_cycle": [1901, 1902], "transient_start": 1995,
-                 "historical": [2004, 2005]},
-        spinup={"mode": "accelerated", "max_cycles": 4, "consecutive": 2,
-                "on_max_cycles": "fail"},
-        references={"variables": ["hfls", "hfss"]},
-    )  # fmt: skip
-    first = campaign_cli.run(path, tmp, timeout=900)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
-    run_dir = tmp / "runs" / "e2e"
-    n_jobs = JobLedger(run_dir / "jobs.json").submissions()
-    second = campaign_cli.run(path, tmp, timeout=900)
-    assert second.returncode == 0, second.stderr[-5000:]
-    return run_dir, first, second, n_jobs
 
 
 def test_report_is_written_and_announced(campaign_run):
@@ -75,7 +55,7 @@ def test_manifest_and_ledger(campaign_run):
     assert all(t.last.state == "COMPLETED" for t in ledger.tasks())
     drift = (run_dir / "spinup" / "drift.csv").read_text()
     assert "CTSM global drift" in drift and "C4MIP" in drift
-    assert n_jobs >= 6  # 2 members x (>=1 spin-up cycle + transient + S3)
+    assert n_jobs >= 12  # 2 members x (>=1 spin-up cycle + 2 transients + S2, S3, CO2only)
 
 
 def test_accelerated_spinup_passes_every_criterion(campaign_run):

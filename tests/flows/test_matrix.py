@@ -70,7 +70,7 @@ def test_ensemble_members_run_historical_but_not_scenarios():
     c = _campaign(models=[{"name": "CELM-A", "ensemble_members": 3,
                            "posterior": str(REPO / "configs/params/CELM-A_posterior.json")}])
     post = members(c, Path("/tmp/params"))[1]
-    hist = historical_runs(c, post, {y: 390.0 for y in range(2010, 2015)})
+    hist = historical_runs(c, post, {y: 390.0 for y in range(1700, 2025)})
     assert [p.ensemble_member for p in hist] == [None, 0, 1, 2]
     scen = scenario_runs(c, post, {s: ssp_co2(s) for s in c.scenarios})
     assert all(p.ensemble_member is None for p in scen)

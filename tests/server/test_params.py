@@ -40,7 +40,11 @@ def test_global_simulation_schema_has_dropdowns_and_patterns():
     props = schema("global_simulation")["properties"]
     assert props["parameter_set"]["enum"] == ["prior", "posterior"]
     assert props["resolution"]["enum"] == [0.5, 1, 2]
-    assert props["experiment"]["enum"] == ["S3", "CO2only"]
+    assert props["experiment"]["enum"] == ["S0", "S1", "S2", "S3", "CO2only", "CO2LUC",
+                                          "CO2Ndep", "CO2LUCNdep"]
+    assert props["cal_val"]["enum"] == ["Calibration", "Validation"]
+    assert props["calibration_scenario"]["enum"][0] == "Scen1"
+    assert props["contact"]["pattern"] and props["institution"]["pattern"]
     assert "historical" in props["scenario"]["enum"]
     assert props["model"]["pattern"] and props["param_file"]["pattern"]
     assert props["historical_first"]["minimum"] == 1902
@@ -127,6 +131,8 @@ def test_valid_simulation_builds_a_one_member_campaign(roots):
     ({"param_file": "params/missing.json"}, "does not exist"),
     ({"param_file": "../secret.json"}, "'..' is not allowed"),
     ({"param_file": "params/link.json"}, "outside the allowed directory"),
+    ({"cal_val": "Val"}, "protocol.cal_val: Input should be 'Calibration' or 'Validation'"),
+    ({"contact": "not-an-address"}, "protocol.contact: String should match pattern"),
 ])
 def test_invalid_simulation_is_refused_before_anything_exists(roots, kw, words):
     with pytest.raises(ParameterError, match=re.escape(words)):
