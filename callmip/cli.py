@@ -1,6 +1,7 @@
 """``callmip``: the command line of callmip-global.
 
     callmip demo                      run the embedded demo campaign (configs/demo.yaml)
+    callmip warm-up [CAMPAIGN.yaml]   compile kernels, generate synthetic forcing (setup does it)
     callmip run CAMPAIGN.yaml         run a campaign end to end
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
@@ -21,6 +22,7 @@ temporary server's start-up is bounded so the command never hangs waiting for it
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -34,6 +36,8 @@ from callmip.sites_cli import add_check_options
 from callmip.sites_cli import add_parser as add_sites_parser
 
 DEMO_CAMPAIGN = REPO_ROOT / "configs" / "demo.yaml"
+#: when this command started (module import): the total a campaign reports includes start-up
+_STARTED = time.monotonic()
 
 
 def _prefect_environment(run_root: Path) -> None:
@@ -77,7 +81,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(campaign_file: Path) -> int:
+#: manifest stages in the order they run, with the names printed
+_STAGES = (
+    ("forcing", "forcing"), ("spinup", "spin-up"), ("runs", "runs"), ("conform", "conform"),
+    ("benchmark", "benchmark"), ("esmvaltool", "ESMValTool"),
+)  # fmt: skip
+
+
+def stage_timings(manifest: dict, total_s: float) -> str:
+    """One line of wall seconds per stage from the run's manifest, plus what the stages do not
+    account for (Python and Prefect start-up, the flow's own bookkeeping)."""
+    stages = manifest.get("stages", {})
+    parts = [f"{label} {stages[key]['seconds']:.0f} s" for key, label in _STAGES if key in stages]
+    inside = sum(stages[key]["seconds"] for key, _ in _STAGES if key in stages)
+    parts.append(f"start-up and bookkeeping {max(total_s - inside, 0.0):.0f} s")
+    return f"stage timings: {', '.join(parts)} (total {total_s:.0f} s)"
+
+
+def _run(campaign_file: Path, started: float) -> int:
     campaign = load_campaign(campaign_file)  # validate before anything starts
     _prefect_environment(campaign.run_root)
     _log_to_file(campaign.run_dir / "campaign.log")
@@ -85,20 +106,32 @@ def _run(campaign_file: Path) -> int:
 
     _quiet_terminal()  # Prefect's import set up its own console handler
 
-    t0 = time.monotonic()
     report = campaign_flow(str(Path(campaign_file).resolve()))
-    print(f"\ncampaign {campaign.name} finished in {time.monotonic() - t0:.0f} s")
+    total = time.monotonic() - started
+    print(f"\ncampaign {campaign.name} finished in {total:.0f} s")
+    print(stage_timings(json.loads((campaign.run_dir / "manifest.json").read_text()), total))
     print(f"run directory: {campaign.run_dir}")
     print(f"report: {report}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(Path(args.campaign))
+    return _run(Path(args.campaign), args.started)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return _run(DEMO_CAMPAIGN)
+    return _run(DEMO_CAMPAIGN, args.started)
+
+
+def cmd_warm_up(args: argparse.Namespace) -> int:
+    campaign = load_campaign(args.campaign)
+    from flows.warmup import warm_up
+
+    t0 = time.monotonic()
+    for step, seconds in warm_up(campaign).items():
+        print(f"  {step}: {seconds:.1f} s")
+    print(f"warm-up for campaign {campaign.name} done in {time.monotonic() - t0:.0f} s")
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -156,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="run the embedded demo campaign end to end")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("warm-up", help="compile the kernels and generate the synthetic forcing a "
+                       "campaign needs, in the user cache (scripts/setup.sh does it for the demo)")
+    p.add_argument("campaign", type=Path, nargs="?", default=DEMO_CAMPAIGN)
+    p.set_defaults(func=cmd_warm_up)
     p = sub.add_parser("run", help="run a campaign end to end")
     p.add_argument("campaign", type=Path)
     p.set_defaults(func=cmd_run)
@@ -249,6 +286,7 @@ def _report(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.started = _STARTED
     _Session.verbose = args.verbose
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

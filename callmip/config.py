@@ -174,18 +174,20 @@ class SpinupConfig(_Strict):
     """How the spin-up runs and when it stops."""
 
     mode: Literal["accelerated", "brute"] = Field(
-        "accelerated", description="accelerated: semi-analytic steady state, then normal cycles"
+        "accelerated",
+        description="accelerated: the model's accelerated spin-up to its periodic state, then "
+        "normal cycles",
     )
     analytic_cycles: int = Field(
-        12, ge=1, le=100,
-        description="accelerated mode: at most this many cycles ending in a semi-analytic "
-        "steady-state solve (repeated because each solve changes the vegetation, hence the "
-        "fluxes the next solve uses)",
+        3, ge=1, le=100,
+        description="accelerated mode: at most this many jobs running the model's accelerated "
+        "spin-up (the first job is one; another follows only while the first normal cycle after "
+        "it still moves total carbon by more than analytic_rtol)",
     )
     analytic_rtol: float = Field(
         3e-4, gt=0, le=0.1,
-        description="accelerated mode: stop solving once the cycle-mean total carbon changed "
-        "by less than this fraction from the previous cycle (then normal cycles)",
+        description="accelerated mode: run the accelerated spin-up again when the first normal "
+        "cycle after it changed the cycle-mean total carbon by more than this fraction",
     )
     max_cycles: int = Field(200, ge=1, le=100000, description="fail after this many cycles")
     consecutive: int = Field(2, ge=1, le=100, description="criteria must pass N cycles in a row")

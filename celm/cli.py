@@ -28,8 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("namelist", type=Path)
     ss = sub.add_parser(
         "steady-state",
-        help="run the namelist's years once (the forcing cycle), then write a restart with wood, "
-        "litter and soil carbon at their analytic equilibrium (same as spinup_mode: analytic)",
+        help="find the periodic state of the namelist's years (one forcing cycle) by cycles, "
+        "semi-analytic pool solves and Anderson acceleration in memory, then run the cycle once "
+        "from it, writing outputs and restart (same as spinup_mode: analytic)",
     )
     ss.add_argument("namelist", type=Path)
     pr = sub.add_parser("params", help="parameter files")
@@ -41,13 +42,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(path: Path, analytic: bool) -> int:
+    from celm import simulate, steadystate
     from celm.namelist import load_namelist
-    from celm.simulate import run
 
     nml = load_namelist(path)
     if analytic:
         nml = nml.model_copy(update={"spinup_mode": "analytic"})
-    summary = run(nml)
+    summary = steadystate.run(nml) if nml.spinup_mode == "analytic" else simulate.run(nml)
     log.info(
         "celm: %d year(s), %d land cells: model %.2f s, forcing read %.2f s, output %.2f s; "
         "restart %s",

@@ -45,6 +45,15 @@ class LandGrid:
         return self.lat[self.land_index // self.lon.size]
 
     @cached_property
+    def land_weights(self) -> np.ndarray:
+        """Land area of each land cell in steradians (cell solid angle x land fraction): area
+        weights for global means and area fractions, which do not need the Earth's radius."""
+        band = np.abs(np.diff(np.sin(np.deg2rad(self.lat_bnds)), axis=1))[:, 0]
+        width = np.abs(np.deg2rad(np.diff(self.lon_bnds, axis=1)))[:, 0]
+        solid = (band[:, None] * width[None, :]).ravel()[self.land_index]
+        return solid * np.nan_to_num(self.landfrac, nan=0.0).ravel()[self.land_index]
+
+    @cached_property
     def grid_hash(self) -> str:
         """sha256 over the coordinates (rounded to 1e-6 degree) and the land-cell index."""
         h = hashlib.sha256()

@@ -393,6 +393,31 @@ def run_block(p, state, forcing, daylen, ga_coef, co2, acc) -> None:
         _run_block_jit(p, state, forcing, daylen, ga_coef, float(co2), acc)
 
 
+def compile_kernel() -> float:
+    """Compile the kernel (or load it from numba's cache) now; return the seconds it took.
+
+    The first compilation takes about a minute of CPU; ``callmip warm-up`` (run by
+    ``scripts/setup.sh``) pays it once, so that model processes, which load it from the cache
+    in about a second, never do, and two processes started together never compile it twice.
+    """
+    import time
+
+    from celm.params import defaults, kernel_params
+
+    t0 = time.perf_counter()
+    p = kernel_params(defaults())
+    state = np.zeros((NSTATE, 1))
+    state[STATE_VARS.index("T_SOIL")] = 285.0
+    forcing = np.zeros((1, NFORCING, 1), dtype=np.float32)
+    plausible = {"tas": 285.0, "tasmax": 290.0, "tasmin": 280.0, "rsds": 200.0, "rlds": 300.0,
+                 "huss": 0.005, "ps": 1.0e5, "sfcWind": 3.0}  # fmt: skip
+    for name, value in plausible.items():
+        forcing[0, FORCING_VARS.index(name)] = value
+    run_block(p, state, forcing, np.full((1, 1), 12.0, np.float32), np.ones(1), 285.0,
+              np.zeros((NDIAG, 1)))  # fmt: skip
+    return time.perf_counter() - t0
+
+
 def run_block_numpy(p, state, forcing, daylen, ga_coef, co2, acc) -> None:
     """Plain-numpy reference of :func:`run_block`: the same ``cell_step`` on arrays of cells."""
     _check_block(state, forcing, daylen, ga_coef, acc)

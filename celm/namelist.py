@@ -64,6 +64,23 @@ class OutputSpec(BaseModel):
     annual: bool = True
 
 
+class SteadyStateSpec(BaseModel):
+    """Stop rule of the accelerated spin-up (``spinup_mode: analytic``); unset values take the
+    defaults of :class:`celm.cycling.SpinupOptions`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tolerance: float | None = Field(
+        None, gt=0.0, description="per-cell |drift of total carbon|, gC m-2 yr-1"
+    )
+    area_fraction: float | None = Field(
+        None, ge=0.0, le=1.0, description="land-area fraction allowed above the tolerance"
+    )
+    mean_tolerance: float | None = Field(
+        None, gt=0.0, description="|land-mean drift of total carbon|, gC m-2 yr-1"
+    )
+    max_cycles: int | None = Field(None, ge=1, le=10000, description="forcing cycles at most")
+
+
 class Namelist(BaseModel):
     """A validated CELM run."""
 
@@ -78,6 +95,7 @@ class Namelist(BaseModel):
     output: OutputSpec = OutputSpec()
     ensemble_member: int | None = Field(default=None, ge=0)
     spinup_mode: Literal["analytic"] | None = None
+    steady_state: SteadyStateSpec = SteadyStateSpec()
     years: list[YearSpec]
 
     @model_validator(mode="before")

@@ -4,8 +4,9 @@ Contract: :func:`run` executes a validated :class:`~celm.namelist.Namelist` and 
 :class:`RunSummary`. Inputs are checked before the first simulated day (parameters, grid of the
 first forcing file, restart grid); each forcing file is checked when read. Per simulated year it
 reads the forcing year, runs the kernel month by month, writes the requested monthly/annual/daily
-files and logs one progress line. At the end it writes the restart (after the analytic
-equilibrium of the slow pools when ``spinup_mode: analytic``, see :mod:`celm.spinup`).
+files and logs one progress line. At the end it writes the restart. The accelerated spin-up
+(``spinup_mode: analytic``) is :mod:`celm.steadystate`, which finds the periodic state and then
+calls :func:`run` from it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from celm.namelist import Namelist
 from celm.output import DailyWriter, RunInfo, derive_outputs, write_period_file
 from celm.params import KernelParams, kernel_params, load_params, param_kind
 from celm.phenology import day_length
-from celm.spinup import analytic_spinup, total_carbon
 from celm.state import cold_start, read_restart, read_restart_extra, write_restart
 from celm.step import DIAG_VARS, NDIAG, STATE_VARS
 
@@ -120,6 +120,47 @@ def _contiguous_forcing(forcing: np.ndarray) -> np.ndarray:
     return forcing if forcing.flags.c_contiguous else np.ascontiguousarray(forcing)
 
 
+class ForcingYears:
+    """Decoded forcing years of one run, read on first use and kept in memory.
+
+    Spin-up and transient runs recycle a few forcing years over and over: keep decoded years
+    (least recently used first out) up to :data:`FORCING_CACHE_BYTES` instead of re-reading and
+    decompressing the same file every simulated year. ``read_seconds`` sums the reading time.
+    """
+
+    def __init__(self, forcing_dir: Path, grid: LandGrid) -> None:
+        self.forcing_dir = Path(forcing_dir)
+        self.grid = grid
+        self.read_seconds = 0.0
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __call__(self, year: int) -> np.ndarray:
+        """The (365, NFORCING, ncell) float32 C-contiguous forcing of ``year``."""
+        cache = self._cache
+        if year in cache:
+            cache.move_to_end(year)
+            return cache[year]
+        t0 = time.perf_counter()
+        path = forcing_path(self.forcing_dir, year)
+        forcing = _contiguous_forcing(read_forcing_year(path, self.grid))
+        self.read_seconds += time.perf_counter() - t0
+        cache[year] = forcing
+        while len(cache) > 1 and sum(a.nbytes for a in cache.values()) > FORCING_CACHE_BYTES:
+            cache.popitem(last=False)
+        return forcing
+
+
+def initial_state(nml: Namelist, grid: LandGrid, p, forcing: ForcingYears) -> np.ndarray:
+    """The namelist's restart, or a cold start from the first forcing year's mean temperature."""
+    if nml.restart_in is not None:
+        state, last = read_restart(nml.restart_in, grid)
+        log.info("celm: restart %s (last year %d), %d land cells", nml.restart_in, last, grid.ncell)
+        return state
+    log.info("celm: cold start, %d land cells", grid.ncell)
+    first = forcing(nml.years[0].forcing_year)
+    return cold_start(grid, p, first[:, 0].mean(axis=0, dtype=np.float64))
+
+
 class ManagedTile:
     """The managed (crop + pasture) tile of every land cell and its bookkeeping
     (:mod:`celm.landuse`): its state, this year's managed fraction, the product pools and the
@@ -145,8 +186,6 @@ class ManagedTile:
             self.state, self.f = natural.copy(), np.zeros(grid.ncell)
             self.products = np.zeros((len(PRODUCT_NAMES), grid.ncell))
             self.state[_WOOD] = 0.0
-        self.cycle_start = self.state.copy()
-        self.cycle_sum = np.zeros((NDIAG, grid.ncell), dtype=np.float64)
         self.buffer = np.empty((12, NDIAG, grid.ncell), dtype=np.float64)
         self.emitted = np.zeros(grid.ncell)
 
@@ -184,50 +223,40 @@ class ManagedTile:
         return extra
 
 
-def run(nml: Namelist) -> RunSummary:
-    """Run the namelist's years; see the module docstring."""
+def run(
+    nml: Namelist,
+    state: np.ndarray | None = None,
+    forcing: ForcingYears | None = None,
+    managed: np.ndarray | None = None,
+) -> RunSummary:
+    """Run the namelist's years; see the module docstring.
+
+    ``state`` (NSTATE, ncell): start from it instead of the namelist's restart or a cold start
+    (the steady-state command hands over its periodic state), and ``managed`` likewise for the
+    managed tile when the namelist has land use; ``forcing``: reuse the forcing years another
+    stage of the same process already read.
+    """
     values = load_params(nml.params_file, nml.ensemble_member)
     p = kernel_params(values)
     kind = param_kind(nml.params_file)
-    first = nml.years[0]
-    grid = read_grid(forcing_path(nml.forcing_dir, first.forcing_year))
+    grid = read_grid(forcing_path(nml.forcing_dir, nml.years[0].forcing_year))
     summary = RunSummary(ncell=grid.ncell)
     daylen = cell_day_length(grid)
-
-    # Spin-up and transient runs recycle a few forcing years over and over: keep decoded years in
-    # memory (least recently used first out) up to FORCING_CACHE_BYTES instead of re-reading and
-    # decompressing the same file every simulated year.
-    cache: OrderedDict[int, np.ndarray] = OrderedDict()
-
-    def load(year: int) -> np.ndarray:
-        if year in cache:
-            cache.move_to_end(year)
-            return cache[year]
-        t0 = time.perf_counter()
-        forcing = _contiguous_forcing(read_forcing_year(forcing_path(nml.forcing_dir, year), grid))
-        summary.read_seconds += time.perf_counter() - t0
-        cache[year] = forcing
-        while len(cache) > 1 and sum(a.nbytes for a in cache.values()) > FORCING_CACHE_BYTES:
-            cache.popitem(last=False)
-        return forcing
-
-    if nml.restart_in is not None:
-        state, last = read_restart(nml.restart_in, grid)
-        log.info("celm: restart %s (last year %d), %d land cells", nml.restart_in, last, grid.ncell)
-    else:
-        state = cold_start(grid, p, load(first.forcing_year)[:, 0].mean(axis=0, dtype=np.float64))
-        log.info("celm: cold start, %d land cells", grid.ncell)
+    if forcing is None:
+        forcing = ForcingYears(nml.forcing_dir, grid)
+    read_before = forcing.read_seconds
+    state = initial_state(nml, grid, p, forcing) if state is None else state.copy()
 
     tile = (ManagedTile(nml, grid, p, state, cold=nml.restart_in is None)
             if nml.landuse_dir is not None else None)
-    cycle_start = state.copy()
-    cycle_sum = np.zeros((NDIAG, grid.ncell), dtype=np.float64)
+    if tile is not None and managed is not None:
+        tile.state = managed.copy()
     monthly_buffer = np.empty((12, NDIAG, grid.ncell), dtype=np.float64)
     combined = np.empty_like(monthly_buffer) if tile is not None else monthly_buffer
     out_dir = Path(nml.output_dir)
     for spec in nml.years:
         t_year = time.perf_counter()
-        met = load(spec.forcing_year)
+        met = forcing(spec.forcing_year)
         info = RunInfo(
             params_file=str(nml.params_file),
             params_kind=kind,
@@ -269,11 +298,9 @@ def run(nml: Namelist) -> RunSummary:
             )
             landuse = None
             if tile is not None:
-                managed = simulate_year(tile.p, tile.state, met, daylen, spec.co2_ppm,
-                                        daily_sink=sink_managed, out=tile.buffer)
-                tile.cycle_sum += np.tensordot(MONTH_DAYS / DAYS, managed, axes=(0, 0))
-                natural_annual = np.tensordot(MONTH_DAYS / DAYS, monthly, axes=(0, 0))
-                landuse = tile.end_year(monthly, managed, combined)
+                managed_monthly = simulate_year(tile.p, tile.state, met, daylen, spec.co2_ppm,
+                                                daily_sink=sink_managed, out=tile.buffer)
+                landuse = tile.end_year(monthly, managed_monthly, combined)
                 monthly = combined
         except BaseException:
             if writer is not None:
@@ -281,7 +308,6 @@ def run(nml: Namelist) -> RunSummary:
             raise
         summary.model_seconds += time.perf_counter() - t0
         annual = np.tensordot(MONTH_DAYS / DAYS, monthly, axes=(0, 0))
-        cycle_sum += natural_annual if tile is not None else annual
         annual_landuse = None
         if landuse is not None:
             annual_landuse = {k: np.tensordot(MONTH_DAYS / DAYS, v, axes=(0, 0))[None]
@@ -327,23 +353,7 @@ def run(nml: Namelist) -> RunSummary:
             time.perf_counter() - t_year,
         )
 
-    if nml.spinup_mode == "analytic":
-        before = total_carbon(state)
-        ndays = DAYS * len(nml.years)
-        state = analytic_spinup(cycle_start, state, cycle_sum / len(nml.years), ndays, p)
-        after = total_carbon(state)
-        if tile is not None:
-            before = (1.0 - tile.f) * before + tile.f * total_carbon(tile.state)
-            tile.state = analytic_spinup(tile.cycle_start, tile.state,
-                                         tile.cycle_sum / len(nml.years), ndays, tile.p)
-            after = (1.0 - tile.f) * after + tile.f * total_carbon(tile.state)
-        # logged for the user; the orchestrator decides whether to solve again from the change
-        # of the cycle-mean global total carbon (flows.spinup.loop.solve_again, ~3e-4)
-        log.info(
-            "celm: analytic spin-up: carbon pools set to the cycle's equilibrium; relative "
-            "change of total carbon (cell mean) %.3g",
-            float(np.abs(after - before).sum() / max(after.sum(), 1e-30)),
-        )
+    summary.read_seconds = forcing.read_seconds - read_before
     summary.restart = write_restart(nml.restart_out, state, grid, nml.years[-1].year,
                                     tile.restart_extra() if tile is not None else None)
     return summary

@@ -46,7 +46,8 @@ from celm.step import DIAG_VARS, STATE_VARS
 
 _D = {name: i for i, name in enumerate(DIAG_VARS)}
 _S = {name: i for i, name in enumerate(STATE_VARS)}
-_POOLS = ("C_LABILE", "C_LEAF", "C_ROOT", "C_WOOD", "C_LITTER", "C_SOM")
+#: the six carbon pools, in state order
+CARBON_POOLS = ("C_LABILE", "C_LEAF", "C_ROOT", "C_WOOD", "C_LITTER", "C_SOM")
 #: pools (gC m-2) below this are treated as empty when forming flux / pool rates
 _EMPTY = 1e-9
 
@@ -230,4 +231,4 @@ def analytic_spinup(
 
 def total_carbon(state: np.ndarray) -> np.ndarray:
     """Sum of the six pools (gC m-2) per land cell."""
-    return np.sum(state[[_S[n] for n in _POOLS]], axis=0)
+    return np.sum(state[[_S[n] for n in CARBON_POOLS]], axis=0)

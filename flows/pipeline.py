@@ -48,6 +48,20 @@ def forcing_years(campaign: Campaign) -> list[int]:
     return sorted(years)
 
 
+def crujra_source(campaign: Campaign) -> Path:
+    """The CRU-JRA-layout files of the campaign: the real ones, or the synthetic ones from the
+    user cache (generated there on first use, see
+    :func:`flows.forcing.synthetic.cached_crujra_years`)."""
+    fc = campaign.forcing
+    if fc.source != "synthetic":
+        assert fc.crujra_dir is not None
+        return fc.crujra_dir
+    from flows.forcing.synthetic import cached_crujra_years
+
+    return cached_crujra_years(forcing_years(campaign), fc.source_resolution, fc.seed,
+                               trend_k_per_century=fc.trend_k_per_century)
+
+
 def change_years(campaign: Campaign, driver_of_change: str) -> list[int]:
     """Years of land use (LUC) or N deposition (Ndep) the historical runs need: the spin-up
     level year, and every transient and historical year when a simulation varies it."""
@@ -131,24 +145,12 @@ def _ndep_source(campaign: Campaign, rundir: RunDir, years: list[int], scenario:
 def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files."""
     from flows.forcing.prepare import prepare_years
-    from flows.forcing.synthetic import write_crujra_years
 
     years = forcing_years(campaign)
-    fc = campaign.forcing
-    if fc.source == "synthetic":
-        source = rundir.sub("forcing", "crujra")
-        wanted = {"years": years, "res_deg": fc.source_resolution, "seed": fc.seed}
-        if fc.trend_k_per_century:
-            wanted["trend_k_per_century"] = fc.trend_k_per_century
-        _synthetic(source / ".synthetic.json", wanted, lambda: write_crujra_years(
-            source, years, res_deg=fc.source_resolution, seed=fc.seed,
-            trend_k_per_century=fc.trend_k_per_century))
-    else:
-        assert fc.crujra_dir is not None
-        source = fc.crujra_dir
+    source = crujra_source(campaign)
     out = rundir.sub("forcing", f"model_{campaign.resolution:g}deg")
     prepare_years(
-        source, years, float(campaign.resolution), out, step=fc.step,
+        source, years, float(campaign.resolution), out, step=campaign.forcing.step,
         cache_dir=rundir.sub("forcing", "weights"), cluster=_cluster_spec(campaign),
     )
     prepare_scenario_forcing(campaign, rundir)

@@ -49,34 +49,35 @@ class Locator:
 
 def check_land_block(
     raw: np.ndarray,
-    invalid: np.ndarray,
+    fill_values: np.ndarray,
     land_index: np.ndarray,
     n_ocean: int,
     t0: int,
     loc: Locator,
+    spec: SourceVariable,
 ) -> np.ndarray:
-    """Check one block against the land mask; return the land values, shape (steps, land).
+    """Check one block against the land mask and the bounds; return the land values, shape
+    (steps, land).
 
-    ``raw`` is (steps, cells) as stored, ``invalid`` marks fill values (not NaN). Land cells
-    (from the file's first step) must hold a finite value at every step; every other cell must
-    stay filled, so the land-sea mask cannot change within a file.
+    ``raw`` is (steps, cells) as stored, ``fill_values`` the file's fill values (float32). Land
+    cells (from the file's first step) must hold a finite value within the variable's physical
+    bounds at every step; every other cell must stay filled, so the land-sea mask cannot change
+    within a file.
+
+    Speed: this runs on every value of the input, next to decompression, so the common case is
+    three passes: the land values' minimum and maximum (NaN and fill values, which lie far
+    outside every variable's bounds, show there too) and one count of fill values in the block
+    (it equals steps x ocean cells exactly when no land cell is filled and no ocean cell holds
+    data). Only a failing block is searched for the first offending value.
     """
     vals = raw[:, land_index]
-    bad_nan = np.isnan(vals)
-    if bad_nan.any():
-        s, k = np.argwhere(bad_nan)[0]
-        raise loc.error("NaN over land", float("nan"), t0 + s, land_index[k])
-    land_fill = invalid[:, land_index]
-    if land_fill.any():
-        s, k = np.argwhere(land_fill)[0]
-        raise loc.error(
-            "missing value (fill) over a land cell that has data in the first step",
-            float(vals[s, k]),
-            t0 + s,
-            land_index[k],
-        )
-    n_fill = int(np.count_nonzero(invalid))
+    if vals.size:
+        lo, hi = vals.min(), vals.max()
+        if not (spec.valid_min <= lo and hi <= spec.valid_max):  # NaN fails both
+            _explain_land(vals, fill_values, land_index, t0, loc, spec)
+    n_fill = sum(int(np.count_nonzero(raw == fv)) for fv in fill_values)
     if n_fill != raw.shape[0] * n_ocean:
+        invalid = np.isin(raw, fill_values)
         ocean = np.ones(raw.shape[1], dtype=bool)
         ocean[land_index] = False
         appear = ~invalid & ocean[None, :]
@@ -89,6 +90,31 @@ def check_land_block(
             c,
         )
     return vals
+
+
+def _explain_land(
+    vals: np.ndarray,
+    fill_values: np.ndarray,
+    land_index: np.ndarray,
+    t0: int,
+    loc: Locator,
+    spec: SourceVariable,
+) -> None:
+    """Raise for the first NaN, then fill value, then out-of-bounds value over land."""
+    bad_nan = np.isnan(vals)
+    if bad_nan.any():
+        s, k = np.argwhere(bad_nan)[0]
+        raise loc.error("NaN over land", float("nan"), t0 + s, land_index[k])
+    land_fill = np.isin(vals, fill_values)
+    if land_fill.any():
+        s, k = np.argwhere(land_fill)[0]
+        raise loc.error(
+            "missing value (fill) over a land cell that has data in the first step",
+            float(vals[s, k]),
+            t0 + s,
+            land_index[k],
+        )
+    check_bounds(vals, spec, land_index, t0, loc)
 
 
 def check_bounds(

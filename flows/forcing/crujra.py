@@ -31,7 +31,7 @@ import cftime
 import netCDF4
 import numpy as np
 
-from flows.forcing.checks import Locator, check_bounds, check_land_block
+from flows.forcing.checks import Locator, check_land_block
 from flows.forcing.conventions import (
     CRUJRA_SPECS,
     CRUJRA_VERSION,
@@ -265,10 +265,8 @@ class CrujraReader:
         for t0 in range(0, nt, steps_per_block):
             t1 = min(nt, t0 + steps_per_block)
             raw = self._read(t0, t1).reshape(t1 - t0, -1)
-            invalid = self._invalid(raw)
-            vals = check_land_block(raw, invalid, self.land_index, self.n_ocean, t0, self.locator)
-            check_bounds(vals, self.spec, self.land_index, t0, self.locator)
-            yield t0, vals
+            yield t0, check_land_block(raw, self.fill_values, self.land_index, self.n_ocean, t0,
+                                       self.locator, self.spec)  # fmt: skip
 
     def check_all(self, steps_per_block: int = 124) -> None:
         """Stream through the whole file, checking every block."""

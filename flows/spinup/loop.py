@@ -2,13 +2,15 @@
 
 All members (model x parameter set) spin up side by side: each round submits the next cycle of
 every member that has not yet met the criteria, so the scheduler's slots stay busy. With
-``mode: accelerated`` cycles end with the model's semi-analytic steady-state solve (the driver's
-``spinup_mode='analytic'``, as CLM's SASU or ORCHIDEE's analytic spin-up) until a solve no longer
-moves the cycle-mean total carbon by more than ``analytic_rtol`` (at most ``analytic_cycles``
-solves): each solve changes the vegetation, hence the fluxes the next solve uses, so one solve
-is never enough (the first cycle starts cold). Then normal cycles run until the criteria hold for
-``consecutive`` cycles. Drift is evaluated after every cycle, analytic ones included, but an
-analytic cycle never counts as passing: its end state is the solve, not the model's own.
+``mode: accelerated`` the first job is the model's own accelerated spin-up (the driver's
+``spinup_mode='analytic'``, as CLM's SASU or ORCHIDEE's analytic spin-up; CELM iterates cycles,
+semi-analytic solves and Anderson acceleration in one process, then runs the cycle once from
+the state it found). Then normal cycles run until the criteria hold for ``consecutive`` cycles.
+If the first normal cycle after an accelerated job still moves the cycle-mean total carbon by
+more than ``analytic_rtol`` (relative), the next job is accelerated again (at most
+``analytic_cycles`` accelerated jobs). Drift is evaluated after every cycle, accelerated ones
+included, but an accelerated cycle never counts as passing: a model may end it with a solve,
+so its comparison with the cycle before it says nothing about the model's own drift.
 
 The loop is resumable: cycles the job ledger records as completed are not rerun; their
 diagnostics are recomputed from their outputs, so a killed spin-up continues from the last
@@ -63,7 +65,9 @@ class _MemberState:
     restart: Path | None = None
     previous: CycleState | None = None
     history: list[bool] = field(default_factory=list)
-    solving: bool = True  # accelerated mode: still in the analytic phase
+    solves: int = 0  # accelerated jobs run
+    solve_next: bool = True  # accelerated mode: the next job is an accelerated one
+    last_solved: bool = False  # the last job was an accelerated one
     tables: list[pd.DataFrame] = field(default_factory=list)
     results: list[RunResult] = field(default_factory=list)
     done: bool = False
@@ -87,8 +91,8 @@ def _cycle_outputs(ctx: Context, result: RunResult, driver_name: str) -> xr.Data
 
 
 def solve_again(previous: CycleState, current: CycleState, rtol: float) -> bool:
-    """Whether another analytic solve is worth a cycle: the last solve still moved the
-    cycle-mean global total carbon by more than ``rtol`` (relative)."""
+    """Whether another accelerated job is worth it: the first normal cycle after one still moved
+    the cycle-mean global total carbon by more than ``rtol`` (relative)."""
     change = abs(current.totals["cTotal"] - previous.totals["cTotal"])
     return bool(change > rtol * abs(current.totals["cTotal"]))
 
@@ -103,8 +107,8 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     while active := [s for s in states.values() if not s.done]:
         requests = []
         for s in active:
-            analytic = (cfg.mode == "accelerated" and s.solving
-                        and s.cycle < cfg.analytic_cycles)
+            analytic = (cfg.mode == "accelerated" and s.solve_next
+                        and s.solves < cfg.analytic_cycles)
             requests.append(
                 RunRequest(
                     run_id=f"{s.member.label}_spinup_c{s.cycle:04d}",
@@ -137,8 +141,12 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
                 "spin-up %s cycle %d: cTotal %.2f PgC, passes=%s",
                 s.member.label, s.cycle, state.totals["cTotal"], s.history[-1],
             )
-            if req.spinup_mode and s.previous is not None:
-                s.solving = solve_again(s.previous, state, cfg.analytic_rtol)
+            if req.spinup_mode:
+                s.solves += 1
+                s.solve_next = False
+            elif s.last_solved and s.previous is not None:
+                s.solve_next = solve_again(s.previous, state, cfg.analytic_rtol)
+            s.last_solved = bool(req.spinup_mode)
             s.previous, s.restart = state, res.restart
             s.cycle += 1
             if should_stop(s.history, cfg.consecutive):

@@ -11,8 +11,8 @@ import pytest
 _HERE = Path(__file__).parent
 
 
-def _load_climate():
-    spec = importlib.util.spec_from_file_location("celm_test_climate", _HERE / "climate.py")
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"celm_test_{name}", _HERE / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -21,7 +21,13 @@ def _load_climate():
 @pytest.fixture(scope="session")
 def climate():
     """The synthetic-climate helper module (tests/celm/climate.py)."""
-    return _load_climate()
+    return _load("climate")
+
+
+@pytest.fixture(scope="session")
+def drift():
+    """The flow's drift criteria on in-process cycles (tests/celm/drift.py)."""
+    return _load("drift")
 
 
 @pytest.fixture(scope="session")

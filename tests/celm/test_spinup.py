@@ -3,21 +3,24 @@ and the CTSM drift thresholds after the accelerated spin-up of a coarse global g
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from celm.cycling import accelerated_spinup, run_cycle
+from callmip.config import SpinupCriteria
+from celm.cycling import SpinupOptions, accelerated_spinup, run_cycle
 from celm.params import defaults, kernel_params
 from celm.simulate import cell_day_length
-from celm.spinup import cycle_budget, end_of_cycle_value, total_carbon
+from celm.spinup import analytic_spinup, cycle_budget, end_of_cycle_value, total_carbon
 from celm.state import cold_start
 from celm.step import DIAG_VARS, STATE_VARS
+from flows.spinup.diagnostics import failed_criteria
 
 D = {n: i for i, n in enumerate(DIAG_VARS)}
 S = {n: i for i, n in enumerate(STATE_VARS)}
 EARTH_RADIUS = 6.371e6
-CTSM_PGC_PER_YR = 0.02
 
 
 def _one_pool_cycle(c0, k, amp, inflow, ndays):
@@ -87,35 +90,58 @@ def test_cycle_budget_closes_the_som_budget(climate, land_grid_factory):
     assert np.all(np.isfinite(b.k_litter)) and np.all(np.isfinite(b.k_som))
 
 
-def test_accelerated_spinup_meets_ctsm_drift_thresholds(climate, land_grid_factory):
-    """After the accelerated spin-up the next normal cycle drifts < 0.02 PgC/yr (CTSM)."""
+def test_two_year_cycle_passes_every_criterion_within_its_maximum(
+    climate, drift, land_grid_factory
+):
+    """The accelerated spin-up on a 2-year cycle (where repeated solves stalled at -0.03 to
+    -0.06 PgC/yr) converges within its maximum, and the normal cycles after it pass every
+    published criterion (CTSM global and area, C4MIP) twice in a row; the carbon it finds is
+    the brute-force equilibrium's."""
     g, grid = land_grid_factory(10.0)
     p = kernel_params(defaults())
-    forcing = [climate.land_climate(g, 1901 + i) for i in range(3)]
+    forcing = [climate.land_climate(g, 1901 + i) for i in range(2)]
     daylen = cell_day_length(grid)
     area = _land_area(grid, 10.0)
     state0 = cold_start(grid, p, forcing[0][:, 0].mean(axis=0, dtype=np.float64))
-    solved, log = accelerated_spinup(p, state0, forcing, daylen, 285.0, area)
-    assert log.solves >= 2 and log.years == 3 * log.solves
-    # cold start -> equilibrium: the spin-up added most of the carbon
-    c_cold = np.sum(total_carbon(state0) * area) * 1e-15
-    c_solved = np.sum(total_carbon(solved) * area) * 1e-15
-    assert c_solved > 10 * c_cold
-    first = run_cycle(p, solved, forcing, daylen, 285.0)
-    second = run_cycle(p, first.end, forcing, daylen, 285.0)
+    options = SpinupOptions()
+    cycle, log = accelerated_spinup(p, state0, forcing, daylen, 285.0, grid.land_weights, options)
+    assert log.converged and log.cycles <= options.max_cycles, log
+    assert log.years == 2 * log.cycles
+    crit = SpinupCriteria()
+    last, years, passed, table = drift.cycle_until_equilibrium(
+        p, cycle.end, forcing, daylen, 285.0, area, crit, consecutive=2, cap=4,
+        previous=cycle,
+    )  # fmt: skip
+    assert passed, failed_criteria(table)
+    gating = table[table["gates"]]
+    assert set(gating["variable"]) >= {"cTotal", "cSoil", "cVeg", "gpp", "mrso"}
+    assert gating["passed"].all()
+    # brute force from the same cold start reaches the same carbon (the accelerated run found
+    # the model's equilibrium, not a state that merely stops drifting)
+    brute, brute_years, brute_ok, _ = drift.cycle_until_equilibrium(
+        p, state0, forcing, daylen, 285.0, area, crit, consecutive=2, cap=3000
+    )
+    assert brute_ok and brute_years > 10 * (log.years + years)
+    c_acc = np.sum(total_carbon(last.end) * area)
+    c_brute = np.sum(total_carbon(brute.end) * area)
+    assert abs(c_acc - c_brute) < 0.005 * c_brute
 
-    def totals(cycle):
-        m = cycle.means
-        return {
-            "cTotal": np.sum(sum(m[D[n]] for n in ("C_LABILE", "C_LEAF", "C_ROOT", "C_WOOD",
-                                                   "C_LITTER", "C_SOM")) * area),
-            "cSoil": np.sum(m[D["C_SOM"]] * area),
-            "cVeg": np.sum(sum(m[D[n]] for n in ("C_LABILE", "C_LEAF", "C_ROOT", "C_WOOD"))
-                           * area),
-            "gpp": np.sum(m[D["GPP"]] * area) * 365.0,
-        }  # fmt: skip
 
-    t1, t2 = totals(first), totals(second)
-    for name in t1:
-        drift = (t2[name] - t1[name]) * 1e-15 / 3.0  # PgC/yr (PgC/yr/yr for GPP)
-        assert abs(drift) < CTSM_PGC_PER_YR, (name, drift)
+def test_solve_alone_stalls_on_a_two_year_cycle(climate, land_grid_factory):
+    """The diagnosis behind Anderson acceleration: repeated (cycle, solve) contracts the global
+    carbon error slowly on a short cycle, because the labile store feeds back on NPP through
+    leaf area and the solve takes NPP as given; the successive solve changes shrink by a
+    factor near exp(-2 yr / 13 yr) instead of vanishing."""
+    g, grid = land_grid_factory(10.0)
+    p = kernel_params(defaults())
+    forcing = [climate.land_climate(g, 1901 + i) for i in range(2)]
+    daylen = cell_day_length(grid)
+    area = _land_area(grid, 10.0)
+    state = cold_start(grid, p, forcing[0][:, 0].mean(axis=0, dtype=np.float64))
+    changes = []
+    for _ in range(10):
+        cycle = run_cycle(p, state, forcing, daylen, 285.0)
+        state = analytic_spinup(cycle.start, cycle.end, cycle.means, cycle.ndays, p)
+        changes.append(float(np.sum((total_carbon(state) - total_carbon(cycle.end)) * area)))
+    ratios = [b / a for a, b in pairwise(changes[5:])]
+    assert all(0.5 < r < 0.97 for r in ratios), ratios

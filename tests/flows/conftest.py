@@ -12,15 +12,17 @@ PROTOCOL = {"contact": "Jane Doe <jane.doe@example.org>", "institution": "Exampl
 @pytest.fixture(scope="session")
 def campaign_run(tmp_path_factory, campaign_cli):
     """2 degrees, CELM-A prior + posterior, S2, S3 and CO2only 2004-2005 after a transient
-    from 1995 (land use and CO2 held at 1994 levels in spin-up), synthetic weather warming by
-    1 K per century; run twice (the second run must reuse everything)."""
+    from 1995 (land use and CO2 held at 1994 levels in spin-up, on a 2-year cycle that must
+    pass every criterion twice in a row within 4 cycles), synthetic weather warming by 1 K per
+    century; run twice (the second run must reuse everything)."""
     tmp = tmp_path_factory.mktemp("campaign")
     path = campaign_cli.write(
         tmp, "e2e",
         forcing={"seed": 3, "trend_k_per_century": 1.0},
-        periods={"spinup_cycle": [1901, 1901], "transient_start": 1995,
+        periods={"spinup_cycle": [1901, 1902], "transient_start": 1995,
                  "historical": [2004, 2005]},
-        spinup={"mode": "accelerated", "analytic_cycles": 2, "max_cycles": 4},
+        spinup={"mode": "accelerated", "max_cycles": 4, "consecutive": 2,
+                "on_max_cycles": "fail"},
         references={"variables": ["hfls", "hfss"]},
         simulations=["S2", "S3", "CO2only"],
         protocol=PROTOCOL,

@@ -1,14 +1,16 @@
 """A whole small campaign through the real CLI, Prefect, the local executor and the model process.
 
-Forcing -> spin-up (accelerated) -> transient -> prior/posterior S3 runs -> CalLMIP files ->
-benchmark report. Then the same command again must re-use everything (no new job submissions).
-The campaign (``campaign_run`` in ``tests/flows/conftest.py``) also runs S2 and CO2only, which
-``test_experiments_e2e.py`` reads.
+Forcing -> spin-up (accelerated, 2-year cycle, failing the campaign unless every criterion
+passes twice in a row within 4 cycles) -> transient -> prior/posterior S3 runs -> CalLMIP files
+-> benchmark report. Then the same command again must re-use everything (no new job
+submissions). The campaign (``campaign_run`` in ``tests/flows/conftest.py``) also runs S2 and
+CO2only, which ``test_experiments_e2e.py`` reads.
 """
 
 import json
 
 import netCDF4
+import pandas as pd
 import pytest
 
 from callmip.conform import TABLE, check_file
@@ -54,6 +56,18 @@ def test_manifest_and_ledger(campaign_run):
     drift = (run_dir / "spinup" / "drift.csv").read_text()
     assert "CTSM global drift" in drift and "C4MIP" in drift
     assert n_jobs >= 12  # 2 members x (>=1 spin-up cycle + 2 transients + S2, S3, CO2only)
+
+
+def test_accelerated_spinup_passes_every_criterion(campaign_run):
+    """On a 2-year cycle the accelerated job, then two normal cycles passing every gating
+    criterion (CTSM global and area, C4MIP): three jobs per member, within max_cycles."""
+    table = pd.read_csv(campaign_run[0] / "spinup" / "drift.csv")
+    for (_, stage), member in table.groupby(["model", "stage"]):
+        assert member["cycle"].max() == 2, stage
+        last = member[member["cycle"] >= 1]
+        gating = last[last["gates"]]
+        assert len(gating) and gating["passed"].all(), gating.to_string()
+        assert {"CTSM global drift", "C4MIP drift per century"} <= set(gating["criterion"])
 
 
 def test_rerun_reuses_everything(campaign_run):

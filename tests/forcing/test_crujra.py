@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.forcing.checks import Locator, check_bounds, check_land_block
+from flows.forcing.checks import Locator, check_land_block
 from flows.forcing.conventions import CRUJRA_FILL_VALUE, CRUJRA_SPECS, CRUJRA_VARIABLES
 from flows.forcing.crujra import (
     CrujraReader,
@@ -225,6 +225,9 @@ def _blocks(draw):
     return raw, land, s, k
 
 
+_FILLS = np.array([CRUJRA_FILL_VALUE], dtype=np.float32)
+
+
 def _loc() -> Locator:
     return Locator("f.nc", "tmp", _LAT, _LON, [f"t{i}" for i in range(20)])
 
@@ -235,10 +238,8 @@ def test_checks_report_the_injected_value(block, kind) -> None:
     raw, land, s, k = block
     bad = {"nan": np.nan, "cold": 100.0, "hot": 400.0}[kind]
     raw[s, land[k]] = bad
-    invalid = raw == CRUJRA_FILL_VALUE
     with pytest.raises(ForcingError) as err:
-        vals = check_land_block(raw, invalid, land, 12 - land.size, 0, _loc())
-        check_bounds(vals, CRUJRA_SPECS["tmp"], land, 0, _loc())
+        check_land_block(raw, _FILLS, land, 12 - land.size, 0, _loc(), CRUJRA_SPECS["tmp"])
     i, j = divmod(int(land[k]), 4)
     assert f"time t{s} (step {s}), lat {_LAT[i]:.3f}, lon {_LON[j]:.3f}" in str(err.value)
 
@@ -247,6 +248,22 @@ def test_checks_report_the_injected_value(block, kind) -> None:
 @settings(max_examples=30, deadline=None)
 def test_checks_pass_clean_blocks_and_return_land_values(block) -> None:
     raw, land, _, _ = block
-    vals = check_land_block(raw, raw == CRUJRA_FILL_VALUE, land, 12 - land.size, 0, _loc())
-    check_bounds(vals, CRUJRA_SPECS["tmp"], land, 0, _loc())
+    vals = check_land_block(raw, _FILLS, land, 12 - land.size, 0, _loc(), CRUJRA_SPECS["tmp"])
     np.testing.assert_array_equal(vals, raw[:, land])
+
+
+@given(_blocks(), st.sampled_from(["fill on land", "data on ocean", "NaN on ocean"]))
+@settings(max_examples=40, deadline=None)
+def test_checks_catch_a_changing_land_sea_mask(block, kind) -> None:
+    raw, land, s, k = block
+    ocean = np.setdiff1d(np.arange(12), land)
+    if kind == "fill on land":
+        raw[s, land[k]] = CRUJRA_FILL_VALUE
+        match = "fill"
+    elif ocean.size == 0:
+        return
+    else:
+        raw[s, ocean[k % ocean.size]] = 280.0 if kind == "data on ocean" else np.nan
+        match = "land-sea mask changes"
+    with pytest.raises(ForcingError, match=match):
+        check_land_block(raw, _FILLS, land, 12 - land.size, 0, _loc(), CRUJRA_SPECS["tmp"])
