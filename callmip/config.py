@@ -172,6 +172,11 @@ class ModelConfig(_Strict):
         0, ge=0, le=1000, description="posterior ensemble members to run (0: central values)"
     )
 
+    @property
+    def key(self) -> str:
+        """``<name>.<version>``: the model in run ids, the job ledger and its workspace."""
+        return f"{self.name}.{self.version}"
+
 
 class SchedulerConfig(_Strict):
     """Batch backend and the HPC profile its jobs get."""

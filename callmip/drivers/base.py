@@ -19,9 +19,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import xarray as xr
+from pydantic import BaseModel, ConfigDict
 
 #: seconds per day, used by the unit conversions of every driver
 SECONDS_PER_DAY = 86400.0
@@ -69,6 +71,37 @@ class ModelRun:
     daily_output: bool = False
     monthly_output: bool = True  # spin-up and transient runs only need annual means
     spinup_mode: str | None = None  # e.g. "analytic" for the embedded model's accelerator
+    #: the land chunk this job runs (see :meth:`ModelDriver.chunk_runs`); None: the whole run
+    chunk: int | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a driver can do, declared so the orchestrator (and the user) need not guess.
+
+    ``accelerated_spinup``: how the model accelerates its own spin-up (None: it cannot, and a
+    campaign asking for ``spinup.mode: accelerated`` cycles it plainly, saying so in the log
+    and the manifest). ``chunked``: a run may be split into land chunks, one job each, which
+    the driver merges (:meth:`ModelDriver.finish`). ``drivers_of_change``: what the model
+    responds to from the campaign's forcing. ``ran_real_program``: False for drivers whose
+    rendering and mapping were only tested against documented formats, never with the model
+    itself (``callmip validate`` and the docs say so). ``note``: one line for the user.
+    """
+
+    accelerated_spinup: str | None = None
+    chunked: bool = False
+    drivers_of_change: tuple[str, ...] = ("CO2", "climate")
+    ran_real_program: bool = True
+    note: str = ""
+
+
+class DriverOptions(BaseModel):
+    """A driver's typed options in a campaign (``models[].options``); none by default.
+
+    Drivers with options subclass this; unknown keys are refused before anything starts.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)
@@ -154,6 +187,42 @@ class ModelDriver(ABC):
     files_per_year: int | None = 1
     #: the model writes monthly output only: conform builds annual means from it
     annual_from_monthly: bool = False
+    #: where the driver keeps a campaign's model-level files (build record, ancillaries,
+    #: forcing in the model's own format); set by the orchestrator, None in unit tests
+    workspace: Path | None = None
+
+    #: what the driver declares it can do (see :class:`Capabilities`)
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: the typed options a campaign may give this driver
+    Options: ClassVar[type[DriverOptions]] = DriverOptions
+
+    @classmethod
+    def from_options(cls, options: DriverOptions | dict[str, Any] | None = None,
+                     workspace: Path | None = None) -> ModelDriver:
+        """The driver configured by a campaign's validated options."""
+        if options is None:
+            options = cls.Options()
+        elif isinstance(options, dict):
+            options = cls.Options.model_validate(options)
+        return cls(**options.model_dump(exclude_unset=True), workspace=workspace)
+
+    def setup(self, forcing_dir: Path, log=print) -> dict[str, str]:
+        """Once per campaign, before the first run: whatever the model needs beyond one run
+        (building the program, ancillary files). Returns facts for the manifest."""
+        return {}
+
+    def chunk_runs(self, run: ModelRun) -> list[ModelRun]:
+        """The jobs of one run (or segment): itself, or one per land chunk."""
+        return [run]
+
+    def job_dir(self, run: ModelRun) -> Path:
+        """Where the job of ``run`` (or of its chunk) keeps its log."""
+        return run.work_dir
+
+    def finish(self, run: ModelRun) -> None:
+        """After every job of ``run`` completed: e.g. merge the chunks' outputs. Raises
+        :class:`NativeOutputError` when the outputs are incomplete. Idempotent."""
+        return None
 
     @abstractmethod
     def prepare(self, run: ModelRun) -> list[str]:

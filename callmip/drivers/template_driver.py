@@ -46,8 +46,9 @@ class TemplateDriver(ModelDriver):
         return read_prior(self.template_dir)
 
     def parameters(self, run: ModelRun) -> dict[str, ParamValue]:
-        """The run's parameter values: prior overridden by ``run.params_file``, validated."""
-        return load_params(run.params_file, self.prior())
+        """The run's parameter values: prior overridden by ``run.params_file`` (and by the
+        run's posterior ensemble member, if it is one), validated."""
+        return load_params(run.params_file, self.prior(), run.ensemble_member)
 
     @staticmethod
     def stage_label(run: ModelRun) -> str:
