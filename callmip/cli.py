@@ -49,7 +49,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if campaign.scenarios:
         print(f"  scenarios 2015-{campaign.periods.scenario_end}: {campaign.scenarios} x "
               f"{campaign.scenario_gcms}")
+    for line in driver_notes(campaign):
+        print(line)
     return 0
+
+
+def driver_notes(campaign) -> list[str]:
+    """One line per model on what its driver can do; a driver that has never run its real
+    program says so."""
+    from callmip.drivers import DRIVERS
+
+    lines = []
+    for m in campaign.models:
+        caps = DRIVERS[m.driver].capabilities
+        spin = caps.accelerated_spinup or "none (spin-up cycles plainly)"
+        chunks = getattr(m.options, "chunks", None)
+        lines.append(f"  model {m.key}: driver {m.driver}; accelerated spin-up: {spin}"
+                     + (f"; {chunks} land chunk(s) per run" if chunks else ""))
+        if not caps.ran_real_program:
+            lines.append(f"  WARNING: the {m.driver} driver has never run its real program: "
+                         f"{caps.note}")
+    return lines
 
 
 def _run(campaign_file: Path) -> int:

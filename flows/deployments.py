@@ -36,6 +36,7 @@ from callmip.rundir import RunDir
 from flows.deploy_params import (
     REL_PATH,
     Driver,
+    DriverOptionsForm,
     ExperimentName,
     FirstYear,
     GcmName,
@@ -107,6 +108,7 @@ def global_simulation(
     historical_last: LastYear = 2005,
     transient_start: TransientStart = 1995,
     spinup_max_cycles: SpinupCycles = 4,
+    options: DriverOptionsForm = None,
 ) -> str:
     """One model with one parameter set, end to end: forcing, spin-up, runs, CalLMIP files.
 
@@ -116,8 +118,9 @@ def global_simulation(
     Args:
         model: Model name as in CalLMIP file names, e.g. CELM-A (letters, digits, '.', '_', '-').
         version: Model version, e.g. v1.
-        driver: Model driver that renders the inputs and runs the model (celm: the embedded
-            model).
+        driver: Model driver that renders the inputs and runs the model: celm (the embedded
+            model), cable_pop (CABLE-POP TRENDY, built and run here), orchidee, clm, classic
+            (templates never run against their real programs).
         parameter_set: prior (before calibration) or posterior (calibrated; needs a parameter
             file).
         param_file: Parameter file relative to the data root, e.g.
@@ -133,6 +136,8 @@ def global_simulation(
         transient_start: First year of the transient from the spun-up state (TRENDY: 1851).
         spinup_max_cycles: Spin-up stops after this many forcing cycles and carries on, flagged,
             if the equilibrium criteria still fail.
+        options: Options of the chosen driver (e.g. for cable_pop: chunks, domain, executable,
+            source_dir, gridinfo); paths inside the data root. Empty: the driver's defaults.
     """
     from flows.campaign import conform_flow, forcing_flow, runs_flow, spinup_flow
 
@@ -144,6 +149,7 @@ def global_simulation(
         scenario_gcm=scenario_gcm, scenario_end=scenario_end,
         historical_first=historical_first, historical_last=historical_last,
         transient_start=transient_start, spinup_max_cycles=spinup_max_cycles, roots=roots,
+        options=options,
     )
     rundir = RunDir(campaign)
     rundir.initialise()

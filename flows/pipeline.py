@@ -16,9 +16,9 @@ import pandas as pd
 
 from callmip.config import SCENARIO_FIRST_YEAR, Campaign
 from callmip.conform import GlobalAttrs, conform_run
-from callmip.drivers import get_driver
 from callmip.rundir import RunDir, write_json_atomic
-from flows.runs.execute import Context, RunRequest, RunResult, execute
+from flows.progress import say
+from flows.runs.execute import Context, RunRequest, RunResult, execute, model_driver
 from flows.runs.matrix import (
     Member,
     historical_runs,
@@ -129,6 +129,22 @@ def co2_series() -> dict[int, float]:
     return read_trendy_co2()
 
 
+# ----------------------------------------------------------------------------- models
+def setup_models(campaign: Campaign, rundir: RunDir, forcing_dir: Path) -> dict[str, dict]:
+    """Once per campaign and model, before any run: what the driver needs beyond one run
+    (CABLE: build the program, fix the domain and its land chunks, write the gridinfo).
+    Returns per model its driver's facts and capabilities, for the manifest."""
+    out = {}
+    for model in campaign.models:
+        driver = model_driver(model, rundir.path)
+        facts = driver.setup(forcing_dir, log=say)
+        caps = driver.capabilities
+        out[model.key] = {"driver": model.driver, **facts,
+                          "accelerated_spinup": caps.accelerated_spinup or "none",
+                          "chunked": caps.chunked, "ran_real_program": caps.ran_real_program}
+    return out
+
+
 # ----------------------------------------------------------------------------- parameters
 def prepare_params(campaign: Campaign, rundir: RunDir) -> list[Member]:
     """Copy (or write, for the driver's default prior) every parameter file into the run dir."""
@@ -137,7 +153,7 @@ def prepare_params(campaign: Campaign, rundir: RunDir) -> list[Member]:
     for m in out:
         source = m.model.prior if m.experiment == "prior" else m.model.posterior
         if source is None:
-            get_driver(m.model.driver).write_prior(m.params_file)
+            model_driver(m.model, rundir.path).write_prior(m.params_file)
         else:
             tmp = m.params_file.with_name(f".{m.params_file.name}.tmp")
             shutil.copyfile(source, tmp)
@@ -167,7 +183,7 @@ def run_transient_and_historical(
     branch = scenario_branch_year(campaign)
     years = transient_years(campaign, co2)
     requests = [
-        RunRequest(f"{label}_transient", s.member.model.driver, s.member.params_file, years,
+        RunRequest(f"{label}_transient", s.member.model.key, s.member.params_file, years,
                    s.restart, monthly_output=False)
         for label, s in spun.items()
     ]
@@ -181,7 +197,7 @@ def run_transient_and_historical(
         for plan in historical_runs(campaign, s.member, co2):
             breaks = (branch,) if branch is not None and plan.simulation == "S3" else ()
             hist_requests.append(
-                RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
+                RunRequest(plan.run_id, s.member.model.key, s.member.params_file, plan.years,
                            restart, ensemble_member=plan.ensemble_member, break_after=breaks,
                            array_group=(f"{label}_{plan.simulation}_ensemble"
                                         if plan.ensemble_member is not None else None))
@@ -209,7 +225,7 @@ def run_scenarios(
     requests = []
     for label, s in spun.items():
         s3 = historical.get(f"{label}_S3")
-        driver = get_driver(s.member.model.driver)
+        driver = ctx.driver(s.member.model.key)
         restart = s3.restart_after(driver, SCENARIO_FIRST_YEAR - 1) if s3 is not None else None
         if restart is None:
             log.error("no S3 state at the end of %d for %s: its scenario runs are skipped",
@@ -219,7 +235,7 @@ def run_scenarios(
             assert plan.scenario is not None
             ssp, gcm = plan.scenario
             requests.append(
-                RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
+                RunRequest(plan.run_id, s.member.model.key, s.member.params_file, plan.years,
                            restart, forcing_dir=scenario_forcing_dir(campaign, ctx.rundir, ssp,
                                                                      gcm),
                            array_group=f"{label}_scenarios")
@@ -241,7 +257,7 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
         member, simulation, ens = runs.plans[run_id]
         if not result.ok or ens is not None:
             continue
-        driver = get_driver(member.model.driver)
+        driver = ctx.driver(member.model.key)
         attrs = GlobalAttrs(
             model=member.model.name, version=member.model.version, stage=member.stage,
             simulation=simulation, campaign=campaign.name, source=f"callmip-global run {run_id}",

@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict
+
+from callmip.drivers.base_options import DriverOptions
 
 #: seconds per day, used by the unit conversions of every driver
 SECONDS_PER_DAY = 86400.0
@@ -95,13 +96,6 @@ class Capabilities:
     note: str = ""
 
 
-class DriverOptions(BaseModel):
-    """A driver's typed options in a campaign (``models[].options``); none by default.
-
-    Drivers with options subclass this; unknown keys are refused before anything starts.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass(frozen=True)
@@ -193,18 +187,29 @@ class ModelDriver(ABC):
 
     #: what the driver declares it can do (see :class:`Capabilities`)
     capabilities: ClassVar[Capabilities] = Capabilities()
-    #: the typed options a campaign may give this driver
-    Options: ClassVar[type[DriverOptions]] = DriverOptions
+
+    @classmethod
+    def options_model(cls) -> type[DriverOptions]:
+        """The typed options a campaign may give this driver (:mod:`callmip.drivers.options`)."""
+        from callmip.drivers.options import DRIVER_OPTIONS
+
+        return DRIVER_OPTIONS.get(cls.name, DriverOptions)
 
     @classmethod
     def from_options(cls, options: DriverOptions | dict[str, Any] | None = None,
                      workspace: Path | None = None) -> ModelDriver:
-        """The driver configured by a campaign's validated options."""
+        """The driver configured by a campaign's validated options (options left out keep
+        the driver's defaults)."""
+        model = cls.options_model()
         if options is None:
-            options = cls.Options()
+            options = model()
         elif isinstance(options, dict):
-            options = cls.Options.model_validate(options)
-        return cls(**options.model_dump(exclude_unset=True), workspace=workspace)
+            options = model.model_validate(options)
+        values = options.model_dump(exclude_unset=True, exclude_none=True)
+        for key in type(options).path_fields:
+            if key in values:
+                values[key] = str(values[key])
+        return cls(**values, workspace=workspace)
 
     def setup(self, forcing_dir: Path, log=print) -> dict[str, str]:
         """Once per campaign, before the first run: whatever the model needs beyond one run

@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -20,6 +21,7 @@ from callmip.drivers.base import (
     GC_PER_DAY_TO_KGC_PER_S,
     GC_TO_KG,
     MM_PER_DAY_TO_KG_PER_S,
+    Capabilities,
     Mapping,
     ModelDriver,
     ModelRun,
@@ -63,6 +65,10 @@ def _celm_map(wood_above_fraction: float) -> VariableMap:
 class CelmDriver(ModelDriver):
     """Render CELM namelists and map its output."""
 
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        accelerated_spinup="semi-analytic steady-state solve of every pool (as CLM's SASU)",
+        note="the embedded model, run as its own process",
+    )
     name: str = "celm"
     wood_above_fraction: float = 0.7
     variable_map: VariableMap = field(default_factory=dict)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from callmip.config import Campaign, ModelConfig
+from callmip.config import Campaign, ModelConfigBase
 from callmip.drivers import ModelDriver, ModelRun, NativeOutputError, RenderError, YearSpec, \
     get_driver
 from callmip.rundir import RunDir
@@ -66,7 +66,7 @@ class Context:
         return self._drivers[key]
 
 
-def model_driver(model: ModelConfig, run_dir: Path) -> ModelDriver:
+def model_driver(model: ModelConfigBase, run_dir: Path) -> ModelDriver:
     """A model's driver with the campaign's options; its workspace is
     ``<run_dir>/models/<name>.<version>/``."""
     return get_driver(model.driver, model.options, workspace=run_dir / "models" / model.key)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfig
+from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfigBase
 from callmip.drivers.base import YearSpec
 
 PREINDUSTRIAL_CO2_PPM = 287.42  # CalLMIP protocol section 8 (TRENDY file: 287.43 in 1850)
@@ -29,7 +29,7 @@ PREINDUSTRIAL_CO2_PPM = 287.42  # CalLMIP protocol section 8 (TRENDY file: 287.4
 class Member:
     """One parameter set of one model: a spin-up + transient chain."""
 
-    model: ModelConfig
+    model: ModelConfigBase
     experiment: str  # prior | posterior
     params_file: Path
 

@@ -10,18 +10,15 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {"CABLE_ZSE", "CablePopDriver", "CablePopOptions", "top_layer_weights"}
 
 if TYPE_CHECKING:
-    from callmip.drivers.cable_pop.driver import (
-        CABLE_ZSE,
-        CablePopDriver,
-        CablePopOptions,
-        top_layer_weights,
-    )
+    from callmip.drivers.cable_pop.driver import CABLE_ZSE, CablePopDriver, top_layer_weights
+    from callmip.drivers.cable_pop.options import CablePopOptions
 
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'callmip.drivers.cable_pop' has no attribute {name!r}")
-    return getattr(importlib.import_module("callmip.drivers.cable_pop.driver"), name)
+    module = "options" if name == "CablePopOptions" else "driver"
+    return getattr(importlib.import_module(f"callmip.drivers.cable_pop.{module}"), name)
 
 
 __all__ = ["CABLE_ZSE", "CablePopDriver", "CablePopOptions", "top_layer_weights"]

@@ -36,13 +36,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import xarray as xr
-from pydantic import Field, field_validator, model_validator
 
 from callmip.drivers.base import (
     UMOL_CO2_TO_KGC,
     WATER_DENSITY,
     Capabilities,
-    DriverOptions,
     Mapping,
     ModelDriver,
     ModelRun,
@@ -51,18 +49,13 @@ from callmip.drivers.base import (
     VariableMap,
 )
 from callmip.drivers.cable_pop import inputs, namelists
-from callmip.drivers.cable_pop.build import (
-    CableBuildError,
-    build_cable,
-    check_source,
-    default_source,
-)
+from callmip.drivers.cable_pop.build import build_cable, default_source
 from callmip.drivers.cable_pop.judge import JOB_FILE
 from callmip.drivers.cable_pop.merge import merge_chunks
+from callmip.drivers.cable_pop.options import PARAMS_SUBDIR
 from callmip.drivers.cable_pop.params import (
     BY_NAME,
     PARAMETERS,
-    ParameterTableError,
     read_table_values,
     write_tables,
 )
@@ -71,8 +64,6 @@ from callmip.drivers.render import ParamValue, RenderError, load_params, write_a
 
 #: CABLE's default soil layer thicknesses, m (zse)
 CABLE_ZSE = (0.022, 0.058, 0.154, 0.409, 1.085, 2.872)
-#: the branch's parameter tables inside a CABLE source tree
-PARAMS_SUBDIR = Path("params") / "v12"
 MERGED_OUTPUT = "cable_out.nc"
 #: restart files of a normal step and of the CASA-only analytic step
 CASA_RESTARTS = tuple(f"restart/cru_casa_{k}_rst.nc"
@@ -129,85 +120,6 @@ def _cable_map(wood_above_fraction: float, zse: tuple[float, ...]) -> VariableMa
     }
 
 
-class CablePopOptions(DriverOptions):
-    """Options of the ``cable_pop`` driver in a campaign's ``models[].options``."""
-
-    #: option fields holding paths (relative ones are taken from the campaign file's directory)
-    path_fields: ClassVar[tuple[str, ...]] = ("executable", "source_dir", "params_dir",
-                                              "gridinfo")
-
-    executable: Path | None = Field(
-        None, description="a serial CABLE program already built; default: build it from "
-        "source_dir (cached by source hash)")
-    source_dir: Path | None = Field(
-        None, description="CABLE source tree (CABLE-POP_TRENDY branch); default $CABLE_SRC or "
-        "../shared/models/cable-pop-trendy")
-    params_dir: Path | None = Field(
-        None, description="directory with def_veg_params.txt, def_soil_params.txt and "
-        "pftlookup.csv (the prior); default <source_dir>/params/v12")
-    chunks: int = Field(1, ge=1, le=4096, description="land chunks (serial jobs) per run")
-    domain: tuple[float, float, float, float] | None = Field(
-        None, description="[west, east, south, north] degrees: run the campaign grid's land "
-        "cells whose centres lie in this box (default: all land)")
-    gridinfo: Path | None = Field(
-        None, description="the group's own gridinfo file; default: generated from the land "
-        "mask and documented defaults")
-    dt_hours: float = Field(3.0, gt=0, le=24, description="CABLE time step, hours (DThrs)")
-    cable_nml: dict[str, bool | int | float | str] = Field(
-        default_factory=dict, description="further &cablenml entries, e.g. "
-        "{'cable_user%FWSOIL_SWITCH': 'standard'} (CABLE decides whether it knows them)")
-    wood_above_fraction: float = Field(
-        0.7, gt=0, le=1, description="above-ground share of CASA's wood pool (cLiveBioAbove)")
-
-    @field_validator("dt_hours")
-    @classmethod
-    def _divides_day(cls, value: float) -> float:
-        steps = 24.0 / value
-        if abs(steps - round(steps)) > 1e-9:
-            raise ValueError(f"dt_hours={value} must divide 24 hours into whole steps")
-        return value
-
-    @field_validator("cable_nml")
-    @classmethod
-    def _keys(cls, value: dict) -> dict:
-        for key in value:
-            if not namelists.KEY.fullmatch(key):
-                raise ValueError(f"cable_nml key {key!r} is not a namelist entry name")
-        for key, v in value.items():
-            if isinstance(v, str):
-                namelists.fortran_value(v)  # refuses quotes and control characters
-            elif isinstance(v, float) and not np.isfinite(v):
-                raise ValueError(f"cable_nml {key!r} = {v} is not finite")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CablePopOptions:
-        if self.domain is not None:
-            w, e, s, n = self.domain
-            if not (-180 <= w < e <= 360 and -90 <= s < n <= 90):
-                raise ValueError(f"domain [west, east, south, north] = {list(self.domain)} is "
-                                 "not a box (west < east, south < north, degrees)")
-        problems = []
-        if self.executable is not None:
-            if not self.executable.is_file() or not os.access(self.executable, os.X_OK):
-                problems.append(f"executable {self.executable} is not an executable file")
-        else:
-            try:
-                check_source(self.source_dir or default_source())
-            except CableBuildError as exc:
-                problems.append(str(exc))
-        tables = self.params_dir or ((self.source_dir or default_source()) / PARAMS_SUBDIR)
-        try:
-            read_table_values(tables)
-        except (ParameterTableError, OSError) as exc:
-            problems.append(f"params_dir: {exc}")
-        if self.gridinfo is not None and not self.gridinfo.is_file():
-            problems.append(f"gridinfo file {self.gridinfo} does not exist")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-
 @dataclass
 class CablePopDriver(ModelDriver):
     """Run the real CABLE-POP program in land chunks and map its ALMA output."""
@@ -235,27 +147,12 @@ class CablePopDriver(ModelDriver):
         ran_real_program=True,
         note="builds and runs the CABLE-POP TRENDY branch; land use (POPLUC) is off",
     )
-    Options: ClassVar[type[DriverOptions]] = CablePopOptions
 
     def __post_init__(self) -> None:
         if not self.variable_map:
             self.variable_map = _cable_map(self.wood_above_fraction, self.soil_layer_thickness)
         if self.domain is not None:
             self.domain = tuple(float(x) for x in self.domain)  # type: ignore[assignment]
-
-    @classmethod
-    def from_options(cls, options=None, workspace: Path | None = None) -> CablePopDriver:
-        if options is None:
-            options = CablePopOptions()
-        elif isinstance(options, dict):
-            options = CablePopOptions.model_validate(options)
-        values = options.model_dump(exclude_unset=True)
-        for key in CablePopOptions.path_fields:
-            if values.get(key) is not None:
-                values[key] = str(values[key])
-            else:
-                values.pop(key, None)
-        return cls(**values, workspace=workspace)
 
     # ------------------------------------------------------------------ sources and prior
     def source(self) -> Path:
@@ -492,4 +389,4 @@ def _link(path: Path, target: str | None) -> None:
         path.symlink_to(target)
 
 
-__all__ = ["BY_NAME", "CABLE_ZSE", "CablePopDriver", "CablePopOptions", "top_layer_weights"]
+__all__ = ["BY_NAME", "CABLE_ZSE", "CablePopDriver", "top_layer_weights"]
