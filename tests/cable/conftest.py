@@ -3,7 +3,6 @@ hash across sessions), and model-ready forcing made by the forcing stage's own f
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -12,21 +11,15 @@ import pytest
 from callmip.drivers.cable_pop.build import CableBuildError, build_cable, default_source
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CABLE is required in CI (CI=true): {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
-def cable_program() -> Path:
+def cable_program(unavailable) -> Path:
     """The serial ``cable`` built from ../shared/models/cable-pop-trendy (or $CABLE_SRC)."""
     if not default_source().is_dir():
-        _unavailable(f"no CABLE source at {default_source()}")
+        unavailable(f"no CABLE source at {default_source()}", "CABLE")
     try:
         return build_cable(log=lambda msg: print(msg, flush=True)).executable
     except CableBuildError as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc), "CABLE")
         raise
 
 

@@ -16,11 +16,11 @@ import netCDF4
 import numpy as np
 import pytest
 
+from callmip.drivers.base import NativeOutputError
 from callmip.drivers.cable_pop import inputs, namelists, params
 from callmip.drivers.cable_pop.build import default_source
 from callmip.drivers.cable_pop.judge import check_messages
 from callmip.drivers.cable_pop.merge import merge_chunks
-from callmip.drivers.base import NativeOutputError
 from callmip.drivers.render import RenderError, load_params
 
 SRC = default_source()
@@ -176,8 +176,8 @@ def test_ndep_records_follow_the_readers_year_index(tmp_path):
         np.testing.assert_allclose(v[1901 - 1850], 1.0 * inputs.KG_HA_YR_TO_KG_M2_S, rtol=1e-6)
         np.testing.assert_allclose(v[1902 - 1850], 2.0 * inputs.KG_HA_YR_TO_KG_M2_S, rtol=1e-6)
     # 0.79 kg N/ha/yr is 2.5e-12 kg N m-2 s-1, 0.079 g m-2 yr-1
-    assert inputs.PREINDUSTRIAL_NDEP_KG_HA_YR * inputs.KG_HA_YR_TO_KG_M2_S == \
-        pytest.approx(2.505e-12, rel=1e-3)
+    assert pytest.approx(2.505e-12, rel=1e-3) == \
+        inputs.PREINDUSTRIAL_NDEP_KG_HA_YR * inputs.KG_HA_YR_TO_KG_M2_S
 
 
 def test_co2_and_landmask(tmp_path):
