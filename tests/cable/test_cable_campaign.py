@@ -118,10 +118,12 @@ def test_the_benchmark_scores_prior_and_posterior(local_campaign):
     run_dir, _ = local_campaign
     scores = pd.read_csv(run_dir / "benchmark" / "scores.csv")
     overall = scores[(scores["source"] == MODEL) & (scores["type"] == "score")
-                     & (scores["product"] == "FLUXCOM")]
+                     & (scores["product"] == "FLUXCOM") & (scores["region"] == "global")]
     for stage in ("Prior", "Posterior"):
-        values = overall[overall["stage"] == stage]["value"]
-        assert len(values) and values.between(0, 1).all() and values.notna().all()
+        for variable in ("hfls", "hfss"):
+            values = overall[(overall["stage"] == stage) & (overall["variable"] == variable)]
+            assert len(values) >= 3, (stage, variable)  # bias, RMSE, seasonal cycle, ...
+            assert values["value"].notna().all() and values["value"].between(0, 1).all()
     assert (run_dir / "benchmark" / "index.html").stat().st_size > 10_000
 
 
