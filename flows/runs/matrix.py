@@ -21,8 +21,8 @@ from pathlib import Path
 
 from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfigBase
 from callmip.drivers.base import YearSpec
+from callmip.protocol import PREINDUSTRIAL_CO2_PPM
 
-PREINDUSTRIAL_CO2_PPM = 287.42  # CalLMIP protocol section 8 (TRENDY file: 287.43 in 1850)
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ def test_ndep_records_follow_the_readers_year_index(tmp_path):
         np.testing.assert_allclose(v[1902 - 1850], 2.0 * inputs.KG_HA_YR_TO_KG_M2_S, rtol=1e-6)
     # 0.79 kg N/ha/yr is 2.5e-12 kg N m-2 s-1, 0.079 g m-2 yr-1
     assert pytest.approx(2.505e-12, rel=1e-3) == \
-        inputs.PREINDUSTRIAL_NDEP_KG_HA_YR * inputs.KG_HA_YR_TO_KG_M2_S
+        inputs.PREINDUSTRIAL_NDEP_KG_N_HA_YR * inputs.KG_HA_YR_TO_KG_M2_S
 
 
 def test_co2_and_landmask(tmp_path):

@@ -44,6 +44,7 @@ import netCDF4
 import numpy as np
 
 from callmip.drivers.render import RenderError
+from callmip.protocol import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 
 #: CABLE CRU-reader variable -> (model-ready variable, scale factor, units written)
 MET_VARIABLES: dict[str, tuple[str | None, float, str]] = {
@@ -66,8 +67,6 @@ DAYS = 365
 NDEP_FIRST_YEAR = 1850
 #: kg N ha-1 yr-1 -> kg N m-2 s-1
 KG_HA_YR_TO_KG_M2_S = 1e-4 / (365.0 * 86400.0)
-#: CalLMIP protocol v2 section 8: pre-industrial (spin-up) N deposition, kg N ha-1 yr-1
-PREINDUSTRIAL_NDEP_KG_HA_YR = 0.79
 #: soil type 2 of the branch's def_soil_params.txt (medium clay loam), as gridinfo wants them
 #: (sucs positive: CABLE negates it; hyds m s-1)
 SOIL_TYPE2 = {"swilt": 0.216, "sfc": 0.301, "ssat": 0.479, "bch": 7.1, "hyds": 4.0e-6,
@@ -316,7 +315,7 @@ NdepProvider = Callable[[int, Domain], np.ndarray]
 def preindustrial_ndep(year: int, domain: Domain) -> np.ndarray:
     """The protocol's spin-up N deposition everywhere, every year (until the campaign's N
     deposition forcing reaches the models; see the driver README)."""
-    return np.full(domain.land.shape, PREINDUSTRIAL_NDEP_KG_HA_YR)
+    return np.full(domain.land.shape, PREINDUSTRIAL_NDEP_KG_N_HA_YR)
 
 
 def write_ndep(path_dir: Path, domain: Domain, years: Iterable[int],
@@ -429,7 +428,7 @@ def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int) -> 
             var(name, "f4", yx, np.full((ny, nx), value))
         var("area", "f4", yx, np.broadcast_to(area_km2[:, None], (ny, nx)), "km2")
         var("SoilOrder", "i4", yx, np.full((ny, nx), 5))
-        var("Ndep", "f4", yx, np.full((ny, nx), PREINDUSTRIAL_NDEP_KG_HA_YR / 10.0), "g/m2/yr")
+        var("Ndep", "f4", yx, np.full((ny, nx), PREINDUSTRIAL_NDEP_KG_N_HA_YR / 10.0), "g/m2/yr")
         var("Nfix", "f4", yx, np.full((ny, nx), 0.5), "g/m2/yr")
         var("Pwea", "f4", yx, np.full((ny, nx), 0.05), "g/m2/yr")
         var("Pdust", "f4", yx, np.full((ny, nx), 0.002), "g/m2/yr")

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from callmip.drivers.render import RenderError
+from callmip.protocol import PREINDUSTRIAL_CO2_PPM
 
 NmlValue = bool | int | float | str
 #: a namelist entry name, e.g. ``cable_user%FWSOIL_SWITCH`` or ``output%grid``
@@ -178,7 +179,7 @@ def cable_nml(s: ChunkSettings, overrides: Mapping[str, NmlValue] | None = None)
         "verbose": False,
         "leaps": False,
         "logn": 88,
-        "fixedCO2": 287.42,
+        "fixedCO2": PREINDUSTRIAL_CO2_PPM,  # unused: CO2 comes from the run's CO2 file
         "spincasainput": False,
         "spincasa": s.analytic,
         "l_casacnp": True,
