@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from callmip.server import load_profile
-from callmip.server.lifecycle import api_request, free_port
+from callmip.server.lifecycle import api_request, free_port, release_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -35,8 +35,9 @@ def ui(tmp_path_factory):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     tmp = tmp_path_factory.mktemp("ui")
     path = tmp / "server.yaml"
+    port = free_port(4300, 4399)  # reserved for this module (released below)
     path.write_text(yaml.safe_dump({
-        "home": str(tmp / "home"), "port": free_port(4300, 4399), "data_root": str(REPO / "configs"),
+        "home": str(tmp / "home"), "port": port, "data_root": str(REPO / "configs"),
         "run_root": str(tmp / "runs"), "worker_limit": 2, "startup_timeout_s": 300}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     cli = [sys.executable, "-m", "callmip.cli", "server"]
@@ -49,6 +50,7 @@ def ui(tmp_path_factory):
     finally:
         subprocess.run([*cli, "down", "--profile", str(path)], env=env, capture_output=True,
                        timeout=300, check=False)
+        release_port(port)
 
 
 def deployment(profile, flow, name):
