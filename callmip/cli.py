@@ -62,23 +62,42 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if campaign.scenarios:
         print(f"  scenarios 2015-{campaign.periods.scenario_end}: {campaign.scenarios} x "
               f"{campaign.scenario_gcms}")
-    from callmip.drivers import DRIVERS
-    from callmip.simulations import DRIVERS_OF_CHANGE, simulation
+    from callmip.simulations import simulation
 
     for name in campaign.simulations:
         print(f"  {simulation(name).summary()}")
-    for m in campaign.models:
-        caps = DRIVERS[m.driver].capabilities
-        ignored = [d for d in DRIVERS_OF_CHANGE if d not in caps.drivers_of_change]
-        print(f"  {m.name}.{m.version} ({m.driver}) responds to "
-              f"{', '.join(caps.drivers_of_change)}"
-              + (f"; ignores {', '.join(ignored)}" if ignored else "")
-              + (f": {caps.note}" if caps.note else ""))
+    for line in driver_notes(campaign):
+        print(line)
     proto = campaign.protocol
     print(f"  protocol: CalLMIP_Phase={proto.phase} Calibration_Scenario="
           f"{proto.calibration_scenario} Cal_Val={proto.cal_val} contact={proto.contact} "
           f"institution={proto.institution}")
     return 0
+
+
+def driver_notes(campaign) -> list[str]:
+    """One line per model on what its driver can do and which drivers of change it ignores; a
+    driver that has never run its real program says so."""
+    from callmip.drivers import DRIVERS
+    from callmip.simulations import DRIVERS_OF_CHANGE
+
+    lines = []
+    for m in campaign.models:
+        caps = DRIVERS[m.driver].capabilities
+        spin = caps.accelerated_spinup or "none (spin-up cycles plainly)"
+        chunks = getattr(m.options, "chunks", None)
+        ignored = [d for d in DRIVERS_OF_CHANGE if d not in caps.drivers_of_change]
+        lines.append(f"  model {m.key}: driver {m.driver}; responds to "
+                     f"{', '.join(caps.drivers_of_change)}"
+                     + (f"; ignores {', '.join(ignored)}" if ignored else "")
+                     + f"; accelerated spin-up: {spin}"
+                     + (f"; {chunks} land chunk(s) per run" if chunks else ""))
+        if caps.note:
+            lines.append(f"    {caps.note}")
+        if not caps.ran_real_program:
+            lines.append(f"  WARNING: the {m.driver} driver has never run its real program: "
+                         f"{caps.note}")
+    return lines
 
 
 #: manifest stages in the order they run, with the names printed

@@ -12,19 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from callmip.conform.table import REQUIRED_GLOBAL_ATTRS
+from callmip.drivers.base_options import DriverOptions
+from callmip.drivers.options import DRIVER_OPTIONS
 from callmip.scheduler.base import SAFE_NAME, Resources
 from callmip.scheduler.supervisor import RetryPolicy
 from callmip.simulations import SCENARIO_PARENT, SIMULATION_NAMES
@@ -230,17 +235,55 @@ class ProtocolConfig(_Strict):
     )
 
 
-class ModelConfig(_Strict):
-    """One participating model (or configuration) with its prior and posterior parameters."""
+class ModelConfigBase(_Strict):
+    """One participating model (or configuration) with its prior and posterior parameters.
+
+    Subclassed once per registered driver (see :data:`ModelConfig`): ``driver`` picks the
+    subclass, whose ``options`` are that driver's typed options.
+    """
 
     name: Name = Field(..., description="model name as in CalLMIP file names, e.g. CLASSIC")
     version: Name = Field("v1", description="model version, e.g. v2")
-    driver: Literal["celm"] = Field("celm", description="model driver")
+    driver: str = Field("celm", description="model driver")
     prior: Path | None = Field(None, description="prior parameter file; default: driver's prior")
     posterior: Path | None = Field(None, description="posterior parameter file")
     ensemble_members: int = Field(
         0, ge=0, le=1000, description="posterior ensemble members to run (0: central values)"
     )
+    options: DriverOptions = Field(default_factory=DriverOptions)
+
+    @property
+    def key(self) -> str:
+        """``<name>.<version>``: the model in run ids, the job ledger and its workspace."""
+        return f"{self.name}.{self.version}"
+
+
+def _model_config(driver: str, options: type[DriverOptions]) -> type[ModelConfigBase]:
+    return create_model(
+        f"ModelConfig_{driver}",
+        __base__=ModelConfigBase,
+        driver=(Literal[driver], Field(driver, description="model driver")),
+        options=(options, Field(default_factory=options,
+                                description=f"options of the {driver} driver")),
+    )
+
+
+def _driver_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("driver", "celm"))
+    return str(getattr(value, "driver", "celm"))
+
+
+#: a model entry: one schema per registered driver, chosen by ``driver`` (default celm)
+ModelConfig = Annotated[
+    Union[tuple(Annotated[_model_config(name, opts), Tag(name)]  # noqa: UP007
+                for name, opts in DRIVER_OPTIONS.items())],
+    Discriminator(
+        _driver_of,
+        custom_error_type="unknown_driver",
+        custom_error_message=f"unknown model driver; registered: {', '.join(DRIVER_OPTIONS)}",
+    ),
+]
 
 
 class SchedulerConfig(_Strict):
@@ -303,7 +346,7 @@ class Campaign(_Strict):
 
     @field_validator("models")
     @classmethod
-    def _unique_models(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+    def _unique_models(cls, models: list[ModelConfigBase]) -> list[ModelConfigBase]:
         names = [f"{m.name}.{m.version}" for m in models]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
@@ -369,6 +412,12 @@ class Campaign(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def option_path_fields(model: dict[str, Any]) -> tuple[str, ...]:
+    """The path-valued options of a model entry's driver (none for an unknown driver)."""
+    options = DRIVER_OPTIONS.get(str(model.get("driver", "celm")))
+    return options.path_fields if options is not None else ()
+
+
 def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     """Make relative paths in known path fields relative to the campaign file's directory."""
 
@@ -387,6 +436,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             for key in ("prior", "posterior"):
                 if key in model:
                     model[key] = fix(model[key])
+            options = model.get("options")
+            for key in option_path_fields(model):
+                if isinstance(options, dict) and key in options:
+                    options[key] = fix(options[key])
     refs = raw.get("references")
     if isinstance(refs, dict):
         for key in ("catalog", "ilamb_root"):
@@ -401,7 +454,10 @@ def format_validation_error(path: Path, err: ValidationError) -> str:
     """One readable line per problem: the field path, the message, what was given."""
     lines = [f"invalid campaign file {path}:"]
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        parts = list(e["loc"])
+        if len(parts) > 2 and parts[0] == "models" and parts[2] in DRIVER_OPTIONS:
+            del parts[2]  # the driver tag pydantic adds: models.0.cable_pop.options -> models.0
+        loc = ".".join(str(p) for p in parts) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         given = e.get("input")
         shown = "" if isinstance(given, dict) or e["type"] == "missing" else f" (got {given!r})"
@@ -431,6 +487,7 @@ def load_campaign(path: Path | str) -> Campaign:
             p = getattr(m, key)
             if p is not None and not p.is_file():
                 problems.append(f"  - models[{m.name}].{key}: file {p} does not exist")
+        problems += [f"  - models[{m.name}].options: {p}" for p in m.options.problems()]
     isimip = campaign.forcing.isimip_dir
     if isimip is not None and not isimip.is_dir():
         problems.append(f"  - forcing.isimip_dir: directory {isimip} not found")

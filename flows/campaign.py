@@ -73,6 +73,9 @@ def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
     """Spin every model and parameter set up to equilibrium, with drift diagnostics."""
     rundir = RunDir(campaign)
     ctx = _context(campaign, rundir, forcing_dir)
+    with stage("models") as info:
+        models = pipeline.setup_models(campaign, rundir, Path(forcing_dir))
+    rundir.record_stage("models", info["seconds"], models=models)
     with stage("parameters"):
         members = pipeline.prepare_params(campaign, rundir)
     with stage(f"spin-up of {len(members)} members ({campaign.spinup.mode})") as info:
@@ -81,6 +84,7 @@ def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
     csv, png = write_drift(table, rundir.sub("spinup"))
     summary = {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
                        "equilibrium": s.equilibrium, "failing_criteria": s.failing,
+                       "method": s.method, "total_carbon": s.total_carbon,
                        "restart": str(s.restart)} for label, s in spun.items()}
     for label, s in spun.items():
         if not s.equilibrium:
@@ -180,7 +184,7 @@ def campaign_flow(campaign_file: str) -> str:
             f"equilibrium after {s.cycles} cycles ({s.simulated_years} simulated years)"
             if s.equilibrium
             else f"NOT in equilibrium after {s.cycles} cycles: " + "; ".join(s.failing)
-        )
+        ) + f"; {s.method}; total carbon = {s.total_carbon}"
         for label, s in spin["spun"].items()
     }
     report = benchmark_flow(campaign, written, spin["table"], jobs, notes)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from callmip import config
 from callmip.config import (
@@ -33,7 +33,11 @@ from callmip.config import (
     Campaign,
     CampaignError,
     load_campaign,
+    option_path_fields,
 )
+from callmip.drivers.base_options import DriverOptions
+from callmip.drivers.cable_pop.options import CablePopOptions
+from callmip.drivers.options import DRIVER_OPTIONS, ClassicOptions, ClmOptions, OrchideeOptions
 from callmip.simulations import SCENARIO_PARENT
 
 CONFIG_DIR = REPO_ROOT / "configs"
@@ -89,9 +93,15 @@ ModelName = Annotated[str, Field(
     "(letters, digits, '.', '_', '-')")]
 ModelVersion = Annotated[str, Field(
     pattern=NAME, title="Model version", description="Model version, e.g. v1")]
-Driver = Annotated[Literal["celm"], Field(
-    title="Model driver", description="Driver that renders the model's inputs and runs it "
-    "(celm: the embedded model)")]
+Driver = Annotated[Literal[tuple(DRIVER_OPTIONS)], Field(  # type: ignore[valid-type]
+    title="Model driver", description="Driver that renders the model's inputs and runs it: "
+    "celm (the embedded model), cable_pop (CABLE-POP, TRENDY branch: built from source and run "
+    "here), orchidee, clm, classic (templates: never run against their real programs)")]
+DriverOptionsForm = Annotated[
+    CablePopOptions | OrchideeOptions | ClmOptions | ClassicOptions | None,
+    Field(title="Driver options", description="Options of the chosen driver (e.g. cable_pop: "
+          "chunks, domain, executable, source_dir, gridinfo); paths are inside the data root. "
+          "Empty: the driver's defaults. Checked at flow start against the chosen driver")]
 ParameterSet = Annotated[config.Experiment, Field(
     title="Parameter set", description="prior: parameters before calibration; posterior: the "
     "calibrated parameters (a parameter file is then required)")]
@@ -161,9 +171,15 @@ def validate_simulation(
     scenario_gcm: str = "gfdl-esm4", scenario_end: int = 2100, phase: str = "Phase1b",
     calibration_scenario: str = "Scen1", cal_val: str = "Validation", contact: str = "",
     institution: str = "",
+    options: DriverOptions | dict | None = None,
 ) -> Campaign:
     """Build the one-model, one-parameter-set campaign of a global simulation, or refuse it."""
     problems = []
+    try:
+        option_values = driver_options(driver, options, roots)
+    except ParameterError as exc:
+        problems.append(str(exc))
+        option_values = {}
     if scenario != "historical":
         if experiment != SCENARIO_PARENT:
             problems.append(f"scenario {scenario!r} branches from the {SCENARIO_PARENT} run: "
@@ -208,7 +224,8 @@ def validate_simulation(
                    "max_cycles": spinup_max_cycles, "consecutive": 1,
                    "on_max_cycles": "continue"},
         "models": [{"name": model, "version": version, "driver": driver,
-                    parameter_set: str(params_path) if params_path else None}],
+                    parameter_set: str(params_path) if params_path else None,
+                    "options": option_values}],
         "experiments": [parameter_set],
         "simulations": [experiment],
         "protocol": {"phase": phase, "calibration_scenario": calibration_scenario,
@@ -220,6 +237,26 @@ def validate_simulation(
         "run_root": str(roots.runs),
     }
     return _campaign_from_mapping(raw, roots.runs / ".uploads", "global-simulation")[0]
+
+
+def driver_options(driver: str, options: DriverOptions | dict | None, roots: Roots) -> dict:
+    """The options the form gave, checked against the *chosen* driver's typed options (the
+    form offers every driver's), with path options confined to the data root."""
+    if options is None:
+        return {}
+    given = (options.model_dump(mode="json", exclude_unset=True)
+             if isinstance(options, DriverOptions) else dict(options))
+    model = DRIVER_OPTIONS[driver]
+    try:
+        model.model_validate(given)
+    except ValidationError as exc:
+        bad = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
+                        for e in exc.errors())
+        raise ParameterError(f"options for driver {driver!r}: {bad}") from None
+    for key in model.path_fields:
+        if given.get(key):
+            given[key] = str(inside(roots.data, given[key], f"options.{key}"))
+    return given
 
 
 # ----------------------------------------------------------------------------- campaign
@@ -287,6 +324,11 @@ def validate_campaign(config: str, campaign_yaml: str, roots: Roots) -> Path:
             for key in ("prior", "posterior"):
                 if model.get(key):
                     model[key] = str(inside(roots.data, model[key], f"models[].{key}"))
+            options = model.get("options")
+            for key in option_path_fields(model):
+                if isinstance(options, dict) and options.get(key):
+                    options[key] = str(inside(roots.data, options[key],
+                                              f"models[].options.{key}"))
     forcing = raw.get("forcing")
     if isinstance(forcing, dict):
         for key in FORCING_DIRS:

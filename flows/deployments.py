@@ -39,6 +39,7 @@ from flows.deploy_params import (
     CalValName,
     Contact,
     Driver,
+    DriverOptionsForm,
     ExperimentName,
     FirstYear,
     GcmName,
@@ -117,6 +118,7 @@ def global_simulation(
     cal_val: CalValName = "Validation",
     contact: Contact = "",
     institution: Institution = "",
+    options: DriverOptionsForm = None,
 ) -> str:
     """One model with one parameter set, end to end: forcing, spin-up, runs, CalLMIP files.
 
@@ -126,8 +128,9 @@ def global_simulation(
     Args:
         model: Model name as in CalLMIP file names, e.g. CELM-A (letters, digits, '.', '_', '-').
         version: Model version, e.g. v1.
-        driver: Model driver that renders the inputs and runs the model (celm: the embedded
-            model).
+        driver: Model driver that renders the inputs and runs the model: celm (the embedded
+            model), cable_pop (CABLE-POP TRENDY, built and run here), orchidee, clm, classic
+            (templates never run against their real programs).
         parameter_set: prior (before calibration) or posterior (calibrated; needs a parameter
             file).
         param_file: Parameter file relative to the data root, e.g.
@@ -151,6 +154,8 @@ def global_simulation(
         cal_val: Global attribute Cal_Val (Calibration or Validation).
         contact: 'Name <email>' or an e-mail address, written into every file.
         institution: The modelling group's institution, written into every file.
+        options: Options of the chosen driver (e.g. for cable_pop: chunks, domain, executable,
+            source_dir, gridinfo); paths inside the data root. Empty: the driver's defaults.
     """
     from flows.campaign import conform_flow, forcing_flow, runs_flow, spinup_flow
 
@@ -164,6 +169,7 @@ def global_simulation(
         transient_start=transient_start, spinup_max_cycles=spinup_max_cycles, roots=roots,
         phase=phase, calibration_scenario=calibration_scenario, cal_val=cal_val,
         contact=contact, institution=institution,
+        options=options,
     )
     rundir = RunDir(campaign)
     rundir.initialise()

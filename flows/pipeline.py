@@ -16,10 +16,10 @@ import pandas as pd
 
 from callmip.config import SCENARIO_FIRST_YEAR, Campaign
 from callmip.conform import GlobalAttrs, conform_run
-from callmip.drivers import get_driver
 from callmip.rundir import RunDir, write_json_atomic
 from callmip.simulations import CLIMATE, LUC, NDEP, SCENARIO_PARENT, SIMULATIONS, simulation
-from flows.runs.execute import Context, RunRequest, RunResult, execute
+from flows.progress import say
+from flows.runs.execute import Context, RunRequest, RunResult, execute, model_driver
 from flows.runs.matrix import (
     Member,
     historical_runs,
@@ -212,6 +212,22 @@ def co2_series() -> dict[int, float]:
     return read_trendy_co2()
 
 
+# ----------------------------------------------------------------------------- models
+def setup_models(campaign: Campaign, rundir: RunDir, forcing_dir: Path) -> dict[str, dict]:
+    """Once per campaign and model, before any run: what the driver needs beyond one run
+    (CABLE: build the program, fix the domain and its land chunks, write the gridinfo).
+    Returns per model its driver's facts and capabilities, for the manifest."""
+    out = {}
+    for model in campaign.models:
+        driver = model_driver(model, rundir.path)
+        facts = driver.setup(forcing_dir, log=say)
+        caps = driver.capabilities
+        out[model.key] = {"driver": model.driver, **facts,
+                          "accelerated_spinup": caps.accelerated_spinup or "none",
+                          "chunked": caps.chunked, "ran_real_program": caps.ran_real_program}
+    return out
+
+
 # ----------------------------------------------------------------------------- parameters
 def prepare_params(campaign: Campaign, rundir: RunDir) -> list[Member]:
     """Copy (or write, for the driver's default prior) every parameter file into the run dir."""
@@ -220,7 +236,7 @@ def prepare_params(campaign: Campaign, rundir: RunDir) -> list[Member]:
     for m in out:
         source = m.model.prior if m.experiment == "prior" else m.model.posterior
         if source is None:
-            get_driver(m.model.driver).write_prior(m.params_file)
+            model_driver(m.model, rundir.path).write_prior(m.params_file)
         else:
             tmp = m.params_file.with_name(f".{m.params_file.name}.tmp")
             shutil.copyfile(source, tmp)
@@ -251,12 +267,12 @@ def run_transient_and_historical(
     branch = scenario_branch_year(campaign)
     requests, transient_of = [], {}
     for label, s in spun.items():
-        responds = frozenset(get_driver(s.member.model.driver).capabilities.drivers_of_change)
+        responds = frozenset(ctx.driver(s.member.model.key).capabilities.drivers_of_change)
         for t in transient_runs(campaign, s.member, co2, responds):
             for sim in t.simulations:
                 transient_of[(label, sim)] = t.run_id
             if t.years:
-                requests.append(RunRequest(t.run_id, s.member.model.driver,
+                requests.append(RunRequest(t.run_id, s.member.model.key,
                                            s.member.params_file, t.years, s.restart,
                                            monthly_output=False))
     transient = execute(ctx, requests) if requests else {}
@@ -270,7 +286,7 @@ def run_transient_and_historical(
             breaks = (branch,) if branch is not None and plan.simulation == SCENARIO_PARENT \
                 else ()
             hist_requests.append(
-                RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
+                RunRequest(plan.run_id, s.member.model.key, s.member.params_file, plan.years,
                            restart, ensemble_member=plan.ensemble_member, break_after=breaks,
                            array_group=(f"{label}_{plan.simulation}_ensemble"
                                         if plan.ensemble_member is not None else None))
@@ -298,7 +314,7 @@ def run_scenarios(
     requests = []
     for label, s in spun.items():
         s3 = historical.get(f"{label}_{SCENARIO_PARENT}")
-        driver = get_driver(s.member.model.driver)
+        driver = ctx.driver(s.member.model.key)
         restart = s3.restart_after(driver, SCENARIO_FIRST_YEAR - 1) if s3 is not None else None
         if restart is None:
             log.error("no S3 state at the end of %d for %s: its scenario runs are skipped",
@@ -308,7 +324,7 @@ def run_scenarios(
             assert plan.scenario is not None
             ssp, gcm = plan.scenario
             requests.append(
-                RunRequest(plan.run_id, s.member.model.driver, s.member.params_file, plan.years,
+                RunRequest(plan.run_id, s.member.model.key, s.member.params_file, plan.years,
                            restart, forcing_dir=scenario_forcing_dir(campaign, ctx.rundir, ssp,
                                                                      gcm),
                            landuse_dir=landuse_dir(campaign, ctx.rundir.path, ssp),
@@ -370,7 +386,7 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
         member, simulation, ens = runs.plans[run_id]
         if not result.ok or ens is not None:
             continue
-        driver = get_driver(member.model.driver)
+        driver = ctx.driver(member.model.key)
         attrs = global_attrs(campaign, member, simulation, run_id)
         out_dir = ctx.rundir.sub("callmip", simulation)
         # posterior ensemble members of this run -> <var>_post_unc in its file

@@ -1,4 +1,13 @@
-"""Shared helper of the whole-campaign tests: a small campaign file and ``callmip run`` on it.
+"""Shared fixtures: the whole-campaign CLI helper, and a real single-node Slurm.
+
+The ``slurm`` fixture (session scope) makes sure a real cluster answers: if ``sinfo`` does not,
+it runs ``scripts/slurm/start.sh`` (munged + slurmctld + slurmd, as root). When Slurm is not
+installed or cannot start, Slurm tests are skipped with the reason, except in CI
+(``CI=true``) where they fail: CI must exercise the real thing (``unavailable`` applies the
+same rule to other real tools, e.g. the CABLE build). The cluster is left running after the
+session (``scripts/slurm/stop.sh`` stops it).
+
+Whole-campaign tests: a small campaign file and ``callmip run`` on it.
 
 Five slow tests (end to end, ``_post_unc`` ensemble, Slurm with scenarios, kill and resume, the
 ESMValTool stage) each run a real campaign through the CLI. They share the campaign's frame and
@@ -8,14 +17,17 @@ the way the CLI is started, and differ only in the fields they test, which they 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+SLURM_SCRIPTS = REPO / "scripts" / "slurm"
 #: the model of the small campaigns, with the posterior shipped in configs/params
 CELM_A = {
     "name": "CELM-A",
@@ -76,3 +88,64 @@ class CampaignCLI:
 @pytest.fixture(scope="session")
 def campaign_cli() -> type[CampaignCLI]:
     return CampaignCLI
+
+
+def _sinfo_ready() -> bool:
+    try:
+        proc = subprocess.run(
+            ["sinfo", "--noheader", "--Node", "--format=%T"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    states = proc.stdout.split()
+    return proc.returncode == 0 and any(
+        s.rstrip("*~#").startswith(("idle", "mixed", "allocated", "completing")) for s in states
+    )
+
+
+def _unavailable(reason: str, what: str = "Slurm") -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is required in CI (CI=true): {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def unavailable() -> Callable[[str, str], None]:
+    """Skip a test whose real tool is missing, except in CI (``CI=true``), where it fails."""
+    return _unavailable
+
+
+@pytest.fixture(scope="session")
+def slurm() -> str:
+    """A running single-node Slurm cluster; returns the node's state line."""
+    missing = [
+        c for c in ("sbatch", "squeue", "slurmctld", "slurmd", "munged") if shutil.which(c) is None
+    ]
+    if missing:
+        _unavailable(f"Slurm is not installed (missing {missing}); run scripts/slurm/install.sh")
+    if not _sinfo_ready():
+        try:
+            proc = subprocess.run(
+                [str(SLURM_SCRIPTS / "start.sh")],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            _unavailable("scripts/slurm/start.sh did not finish within 180 s")
+        if proc.returncode != 0 or not _sinfo_ready():
+            _unavailable(
+                f"could not start Slurm with scripts/slurm/start.sh (exit {proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+    return subprocess.run(
+        ["sinfo", "--noheader", "--Node", "--format=%N %T %c %m"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()

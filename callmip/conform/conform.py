@@ -177,9 +177,14 @@ def _check_native_variables(driver: ModelDriver, files: list[Path]) -> None:
 
 
 def native_to_callmip(
-    driver: ModelDriver, native_files: Sequence[Path], freq: str, last_years: int
+    driver: ModelDriver, native_files: Sequence[Path], freq: str, last_years: int,
+    variables: Sequence[str] | None = None,
 ) -> xr.Dataset:
-    """One run's native files -> CalLMIP variables (in memory) for its last ``last_years``."""
+    """One run's native files -> CalLMIP variables (in memory) for its last ``last_years``.
+
+    ``variables``: which mapped variables to keep (default: those of the CalLMIP table; the
+    spin-up diagnostics also ask for the driver's pools cVeg, cLitter, cTotal).
+    """
     files = sorted(Path(f) for f in native_files)
     if driver.files_per_year:
         files = files[-last_years * driver.files_per_year:]
@@ -199,7 +204,7 @@ def native_to_callmip(
                                decode_times=xr.coders.CFDatetimeCoder(use_cftime=True))
     try:
         mapped = driver.to_callmip(native, source=files)
-        keep = [v for v in TABLE if v in mapped]
+        keep = [v for v in (TABLE if variables is None else variables) if v in mapped]
         if "time_bnds" in mapped:
             keep.append("time_bnds")
         mapped = mapped[keep]

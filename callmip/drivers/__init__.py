@@ -1,38 +1,77 @@
-"""Model drivers: how each model's inputs are rendered, run and mapped to CalLMIP."""
+"""Model drivers: how each model's inputs are rendered, run and mapped to CalLMIP.
 
-from callmip.drivers.base import (
-    Mapping,
-    ModelDriver,
-    ModelRun,
-    NativeOutputError,
-    Term,
-    YearSpec,
-)
-from callmip.drivers.cable_pop import CablePopDriver
-from callmip.drivers.celm import CelmDriver
-from callmip.drivers.classic import ClassicDriver
-from callmip.drivers.clm import ClmDriver
-from callmip.drivers.orchidee import OrchideeDriver
-from callmip.drivers.render import RenderError
+Names are imported on first use (PEP 562), so a job-side launcher such as
+``python -m callmip.drivers.cable_pop.launch`` does not pay for importing every driver (and
+xarray) before its model starts.
+"""
 
-#: driver name (as in a campaign's ``models[].driver``) -> driver class
-DRIVERS: dict[str, type[ModelDriver]] = {
-    "celm": CelmDriver,
-    "cable_pop": CablePopDriver,
-    "orchidee": OrchideeDriver,
-    "clm": ClmDriver,
-    "classic": ClassicDriver,
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "Capabilities": "callmip.drivers.base",
+    "DriverOptions": "callmip.drivers.base",
+    "Mapping": "callmip.drivers.base",
+    "ModelDriver": "callmip.drivers.base",
+    "ModelRun": "callmip.drivers.base",
+    "NativeOutputError": "callmip.drivers.base",
+    "Term": "callmip.drivers.base",
+    "YearSpec": "callmip.drivers.base",
+    "RenderError": "callmip.drivers.render",
+    "CablePopDriver": "callmip.drivers.cable_pop.driver",
+    "CelmDriver": "callmip.drivers.celm",
+    "ClassicDriver": "callmip.drivers.classic",
+    "ClmDriver": "callmip.drivers.clm",
+    "OrchideeDriver": "callmip.drivers.orchidee",
+    "DRIVERS": "callmip.drivers.registry",
+    "get_driver": "callmip.drivers.registry",
 }
 
+if TYPE_CHECKING:
+    from callmip.drivers.base import (
+        Capabilities,
+        DriverOptions,
+        Mapping,
+        ModelDriver,
+        ModelRun,
+        NativeOutputError,
+        Term,
+        YearSpec,
+    )
+    from callmip.drivers.cable_pop.driver import CablePopDriver
+    from callmip.drivers.celm import CelmDriver
+    from callmip.drivers.classic import ClassicDriver
+    from callmip.drivers.clm import ClmDriver
+    from callmip.drivers.orchidee import OrchideeDriver
+    from callmip.drivers.registry import DRIVERS, get_driver
+    from callmip.drivers.render import RenderError
 
-def get_driver(name: str) -> ModelDriver:
-    """Instantiate the driver registered under ``name``."""
-    try:
-        return DRIVERS[name]()
-    except KeyError:
-        raise ValueError(f"unknown model driver {name!r}; known: {sorted(DRIVERS)}") from None
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'callmip.drivers' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
-__all__ = ["DRIVERS", "CablePopDriver", "CelmDriver", "ClassicDriver", "ClmDriver", "Mapping",
-           "ModelDriver", "ModelRun", "NativeOutputError", "OrchideeDriver", "RenderError",
-           "Term", "YearSpec", "get_driver"]
+__all__ = [
+    "DRIVERS",
+    "CablePopDriver",
+    "Capabilities",
+    "CelmDriver",
+    "ClassicDriver",
+    "ClmDriver",
+    "DriverOptions",
+    "Mapping",
+    "ModelDriver",
+    "ModelRun",
+    "NativeOutputError",
+    "OrchideeDriver",
+    "RenderError",
+    "Term",
+    "YearSpec",
+    "get_driver",
+]

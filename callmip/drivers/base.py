@@ -19,10 +19,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import xarray as xr
+
+from callmip.drivers.base_options import DriverOptions
 
 #: seconds per day, used by the unit conversions of every driver
 SECONDS_PER_DAY = 86400.0
@@ -78,19 +80,30 @@ class ModelRun:
     #: prepared per-year ``landuse_<YYYY>.nc`` / ``ndep_<YYYY>.nc`` (callmip.drivers.change)
     landuse_dir: Path | None = None
     ndep_dir: Path | None = None
+    #: the land chunk this job runs (see :meth:`ModelDriver.chunk_runs`); None: the whole run
+    chunk: int | None = None
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a driver declares it can do, so the orchestrator (and the user) need not guess.
+    """What a driver can do, declared so the orchestrator (and the user) need not guess.
 
     ``drivers_of_change``: which of :data:`callmip.simulations.DRIVERS_OF_CHANGE` the model
     responds to; it ignores the others (e.g. a model without an N cycle ignores N deposition),
     and simulations differing only in ignored drivers share their transient runs.
-    ``note``: one line for the user (README, ``callmip validate``).
+    ``accelerated_spinup``: how the model accelerates its own spin-up (None: it cannot, and a
+    campaign asking for ``spinup.mode: accelerated`` cycles it plainly, saying so in the log
+    and the manifest). ``chunked``: a run may be split into land chunks, one job each, which
+    the driver merges (:meth:`ModelDriver.finish`). ``ran_real_program``: False for drivers
+    whose rendering and mapping were only tested against documented formats, never with the
+    model itself (``callmip validate`` and the docs say so). ``note``: one line for the user
+    (README, ``callmip validate``).
     """
 
     drivers_of_change: tuple[str, ...] = ("climate", "CO2")
+    accelerated_spinup: str | None = None
+    chunked: bool = False
+    ran_real_program: bool = True
     note: str = ""
 
 
@@ -177,8 +190,53 @@ class ModelDriver(ABC):
     files_per_year: int | None = 1
     #: the model writes monthly output only: conform builds annual means from it
     annual_from_monthly: bool = False
+    #: where the driver keeps a campaign's model-level files (build record, ancillaries,
+    #: forcing in the model's own format); set by the orchestrator, None in unit tests
+    workspace: Path | None = None
+
     #: what the driver declares it can do (see :class:`Capabilities`)
     capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @classmethod
+    def options_model(cls) -> type[DriverOptions]:
+        """The typed options a campaign may give this driver (:mod:`callmip.drivers.options`)."""
+        from callmip.drivers.options import DRIVER_OPTIONS
+
+        return DRIVER_OPTIONS.get(cls.name, DriverOptions)
+
+    @classmethod
+    def from_options(cls, options: DriverOptions | dict[str, Any] | None = None,
+                     workspace: Path | None = None) -> ModelDriver:
+        """The driver configured by a campaign's validated options (options left out keep
+        the driver's defaults)."""
+        model = cls.options_model()
+        if options is None:
+            options = model()
+        elif isinstance(options, dict):
+            options = model.model_validate(options)
+        values = options.model_dump(exclude_unset=True, exclude_none=True)
+        for key in type(options).path_fields:
+            if key in values:
+                values[key] = str(values[key])
+        return cls(**values, workspace=workspace)
+
+    def setup(self, forcing_dir: Path, log=print) -> dict[str, str]:
+        """Once per campaign, before the first run: whatever the model needs beyond one run
+        (building the program, ancillary files). Returns facts for the manifest."""
+        return {}
+
+    def chunk_runs(self, run: ModelRun) -> list[ModelRun]:
+        """The jobs of one run (or segment): itself, or one per land chunk."""
+        return [run]
+
+    def job_dir(self, run: ModelRun) -> Path:
+        """Where the job of ``run`` (or of its chunk) keeps its log."""
+        return run.work_dir
+
+    def finish(self, run: ModelRun) -> None:
+        """After every job of ``run`` completed: e.g. merge the chunks' outputs. Raises
+        :class:`NativeOutputError` when the outputs are incomplete. Idempotent."""
+        return None
 
     @abstractmethod
     def prepare(self, run: ModelRun) -> list[str]:

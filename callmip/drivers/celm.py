@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -72,10 +73,13 @@ class CelmDriver(ModelDriver):
     name: str = "celm"
     wood_above_fraction: float = 0.7
     variable_map: VariableMap = field(default_factory=dict)
-    capabilities = Capabilities(
+    capabilities: ClassVar[Capabilities] = Capabilities(
         drivers_of_change=("climate", "CO2", "LUC"),
-        note="CELM has no nitrogen cycle: it ignores N deposition (land use: crop + pasture "
-             "replace natural vegetation in a managed tile, see celm/landuse.py)",
+        accelerated_spinup="Anderson-accelerated periodic steady state (cycle + semi-analytic "
+                           "solve of every pool, as CLM's SASU, as the fixed-point map)",
+        note="the embedded model, run as its own process; it has no nitrogen cycle: it ignores "
+             "N deposition (land use: crop + pasture replace natural vegetation in a managed "
+             "tile, see celm/landuse.py)",
     )
 
     def __post_init__(self) -> None:

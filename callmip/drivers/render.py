@@ -102,15 +102,68 @@ def validate_params(
     return out
 
 
-def load_params(params_file: Path, prior: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
-    """Read a JSON parameter file ({name: value}) and validate it against ``prior``."""
+#: keys of a structured parameter document besides ``values`` and ``ensemble`` (ignored)
+_DOC_KEYS = {"model", "kind", "description", "parameters"}
+
+
+def load_params(
+    params_file: Path, prior: Mapping[str, ParamValue], member: int | None = None
+) -> dict[str, ParamValue]:
+    """Read a JSON parameter file and validate it against ``prior``.
+
+    Two layouts are accepted: a flat ``{name: value}`` object, or the structured document
+    every driver shares with the embedded model, ``{"values": {name: value}, "ensemble":
+    {"names": [...], "members": [[...], ...]}}`` (plus optional ``model``, ``kind``,
+    ``description``, ``parameters``). ``member`` (0-based) selects a posterior ensemble
+    member, whose values override ``values``; every member is validated whichever is used.
+    """
     try:
-        params = json.loads(Path(params_file).read_text())
+        doc = json.loads(Path(params_file).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise RenderError(f"{params_file}: cannot read parameter file: {exc}") from exc
-    if not isinstance(params, dict):
+    if not isinstance(doc, dict):
         raise RenderError(f"{params_file}: parameter file must hold a JSON object")
-    return validate_params(params, prior, str(params_file))
+    source = str(params_file)
+    if "values" not in doc and "ensemble" not in doc:
+        if member is not None:
+            raise RenderError(f"{source}: ensemble member {member} requested but the file has "
+                              "no ensemble (use {\"values\": ..., \"ensemble\": ...})")
+        return validate_params(doc, prior, source)
+    extra = sorted(set(doc) - _DOC_KEYS - {"values", "ensemble"})
+    if extra:
+        raise RenderError(f"{source}: unknown key(s) {extra} in a parameter document")
+    values = doc.get("values", {})
+    if not isinstance(values, dict):
+        raise RenderError(f"{source}: 'values' must be an object {{name: value}}")
+    central = validate_params(values, prior, source)
+    members = _ensemble(doc.get("ensemble"), source)
+    rows = [validate_params({**values, **row}, prior, f"{source} ensemble member {i}")
+            for i, row in enumerate(members)]
+    if member is None:
+        return central
+    if not 0 <= member < len(rows):
+        raise RenderError(f"{source}: ensemble member {member} requested but the file has "
+                          f"{len(rows)} members (0-based)")
+    return rows[member]
+
+
+def _ensemble(ens: object, source: str) -> list[dict[str, object]]:
+    """The members of an ``ensemble`` entry as {name: value} dicts (empty when absent)."""
+    if ens is None:
+        return []
+    if not isinstance(ens, dict) or set(ens) != {"names", "members"}:
+        raise RenderError(f"{source}: 'ensemble' must be {{'names': [...], 'members': [[...]]}}")
+    names, members = ens["names"], ens["members"]
+    if not isinstance(names, list) or not isinstance(members, list) or not members:
+        raise RenderError(f"{source}: 'ensemble' needs a list of names and a non-empty list "
+                          "of members")
+    out = []
+    for i, row in enumerate(members):
+        if not isinstance(row, list) or len(row) != len(names):
+            raise RenderError(f"{source}: ensemble member {i} must list {len(names)} values "
+                              f"({', '.join(map(str, names))})")
+        out.append(dict(zip(names, row, strict=True)))
+    return out
 
 
 def read_prior(model: str) -> dict[str, ParamValue]:

@@ -1,6 +1,7 @@
-"""Shared machinery of the drivers for external models (CABLE-POP, ORCHIDEE, CTSM, CLASSIC).
+"""Shared machinery of the template drivers for external models (ORCHIDEE, CTSM, CLASSIC).
 
-These models cannot run inside this repository; their drivers render the model's own input
+These models cannot run inside this repository (CABLE-POP, which can, has its own driver
+package); their drivers render the model's own input
 files from templates (:mod:`callmip.drivers.render`), return an MPI launch command, and map
 the documented native output to CalLMIP. What differs between models lives in each driver
 module; here is only what they share: MPI launch line, parameter loading, the CO2 series file,
@@ -12,10 +13,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import xarray as xr
 
-from callmip.drivers.base import ModelDriver, ModelRun
+from callmip.drivers.base import Capabilities, ModelDriver, ModelRun
 from callmip.drivers.native_time import monthly_axis
 from callmip.drivers.render import (
     ParamValue,
@@ -32,6 +34,12 @@ from callmip.drivers.render import (
 class TemplateDriver(ModelDriver):
     """A driver whose inputs are rendered from ``templates/<template_dir>/``."""
 
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        ran_real_program=False,
+        note="template only: its input rendering and output mapping are tested against the "
+             "model's documented formats; it has never run the model itself",
+    )
+
     template_dir: str = ""
     executable: str = ""
     mpirun: str = "mpirun"
@@ -46,8 +54,9 @@ class TemplateDriver(ModelDriver):
         return read_prior(self.template_dir)
 
     def parameters(self, run: ModelRun) -> dict[str, ParamValue]:
-        """The run's parameter values: prior overridden by ``run.params_file``, validated."""
-        return load_params(run.params_file, self.prior())
+        """The run's parameter values: prior overridden by ``run.params_file`` (and by the
+        run's posterior ensemble member, if it is one), validated."""
+        return load_params(run.params_file, self.prior(), run.ensemble_member)
 
     @staticmethod
     def stage_label(run: ModelRun) -> str:

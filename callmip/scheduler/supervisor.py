@@ -8,8 +8,9 @@ consults the :class:`JobLedger` first:
 * last attempt COMPLETED -> nothing to do, ever;
 * TIMEOUT -> resubmit (the task's spec factory restarts from the newest restart file);
 * NODE_FAIL / PREEMPTED / OUT_OF_MEMORY -> resubmit up to ``max_resubmits_infra``;
-* FAILED / CANCELLED -> stop that task (the model said no), report its log tail; other tasks
-  carry on, and tasks depending on it end CANCELLED without being submitted.
+* FAILED -> resubmit alone up to ``max_resubmits_failed`` (default 0), then stop that task (the
+  model said no), report its log tail; CANCELLED -> stop. Other tasks carry on, and tasks
+  depending on a stopped one end CANCELLED without being submitted.
 
 A task's spec is produced by a factory called with the attempt number, so a resubmission can pick
 the newest restart and a fresh log name. Members of an ensemble can be declared as
@@ -64,6 +65,11 @@ class RetryPolicy(BaseModel):
     max_resubmits_timeout: int = Field(5, ge=0, le=100, description="resubmits after TIMEOUT")
     max_resubmits_infra: int = Field(
         2, ge=0, le=100, description="resubmits after NODE_FAIL, PREEMPTED or OUT_OF_MEMORY"
+    )
+    max_resubmits_failed: int = Field(
+        0, ge=0, le=100,
+        description="resubmits after FAILED (the model itself failed; a land chunk or an "
+        "ensemble member is resubmitted alone, the others keep their results)",
     )
 
 
@@ -309,6 +315,9 @@ class Supervisor:
         if state in RESUBMIT_ON_INFRA:
             n = sum(JobState(a.state) in RESUBMIT_ON_INFRA for a in rec.attempts)
             return n <= self.policy.max_resubmits_infra
+        if state == JobState.FAILED:
+            n = sum(JobState(a.state) == JobState.FAILED for a in rec.attempts)
+            return n <= self.policy.max_resubmits_failed
         return False
 
     # ---- the loop -----------------------------------------------------------------------------

@@ -28,8 +28,8 @@ import importlib.metadata
 import re
 from pathlib import Path
 
+from callmip.protocol import PREINDUSTRIAL_CO2_PPM, PREINDUSTRIAL_NDEP_KG_N_HA_YR
 from flows.forcing.errors import ForcingError
-from flows.forcing.ndep import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 
 __all__ = [
     "PREINDUSTRIAL_CO2_PPM",
@@ -42,8 +42,6 @@ __all__ = [
     "write_trendy_co2",
 ]
 
-PREINDUSTRIAL_CO2_PPM = 287.42
-"""CalLMIP Phase 1 protocol v2, section 8: 1850 spin-up CO2 (the TRENDY file says 287.43)."""
 SSP_FIRST_YEAR = 2015
 FAIR_VERSION = "1.6.4"
 FAIR_SSP_CSV = "fair/SSPs/data/rcmip-concentrations-annual-means-5-1-0-ssp-only.csv"

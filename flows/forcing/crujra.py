@@ -31,6 +31,7 @@ import cftime
 import netCDF4
 import numpy as np
 
+from callmip.ncfiles import classic_size_problem
 from flows.forcing.checks import Locator, check_land_block
 from flows.forcing.conventions import (
     CRUJRA_SPECS,
@@ -281,36 +282,10 @@ class CrujraReader:
 
 
 def _check_classic_size(ds: netCDF4.Dataset, path: Path, error) -> None:
-    """A truncated classic (netCDF-3) file opens fine and reads zeros past its end, so compare
-    its size with the data its header describes (a lower bound: the header itself is extra)."""
-    if not ds.data_model.startswith("NETCDF3"):
-        return
-    fixed = record = 0
-    n_record_vars = 0
-    numrecs = 0
-    for var in ds.variables.values():
-        dims = [ds.dimensions[d] for d in var.dimensions]
-        nbytes = var.dtype.itemsize * int(np.prod([len(d) for d in dims if not d.isunlimited()]))
-        padded = -(-nbytes // 4) * 4
-        if dims and dims[0].isunlimited():
-            record += padded
-            n_record_vars += 1
-            numrecs = len(dims[0])
-        else:
-            fixed += padded
-    if n_record_vars == 1:  # a lone record variable is not padded
-        record = sum(
-            v.dtype.itemsize * int(np.prod(v.shape[1:]))
-            for v in ds.variables.values()
-            if v.dimensions and ds.dimensions[v.dimensions[0]].isunlimited()
-        )
-    expected = fixed + numrecs * record
-    size = path.stat().st_size
-    if size < expected:
-        raise error(
-            f"file is {size} bytes, shorter than the {expected} bytes of data its header "
-            "describes: truncated or corrupted file"
-        )
+    """A truncated classic (netCDF-3) file opens fine and reads zeros past its end."""
+    problem = classic_size_problem(ds, path)
+    if problem:
+        raise error(problem)
 
 
 def _seconds_per_unit(units: str) -> float:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import netCDF4
 import numpy as np
 
+from callmip.protocol import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 from flows.forcing.errors import ForcingError
 from flows.forcing.fileio import atomic_path
 from flows.forcing.grids import lat_centres, lon_centres
@@ -31,8 +32,6 @@ from flows.forcing.grids import lat_centres, lon_centres
 if TYPE_CHECKING:  # xarray (and pandas) cost seconds to import; only readers need them
     import xarray as xr
 
-PREINDUSTRIAL_NDEP_KG_N_HA_YR = 0.79
-"""CalLMIP Phase 1 protocol v2, section 8: spin-up N deposition for 1850."""
 NDEP_UNITS = "gN m-2 month-1"
 _ACCEPTED_UNITS = {"gn m-2 month-1", "g m-2 month-1", "g n m-2 month-1", "g/m2/month"}
 G_M2_TO_KG_HA = 10.0

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from callmip.config import Campaign
-from callmip.drivers import ModelDriver, ModelRun, YearSpec, get_driver
+from callmip.config import Campaign, ModelConfigBase
+from callmip.drivers import ModelDriver, ModelRun, NativeOutputError, RenderError, YearSpec, \
+    get_driver
 from callmip.rundir import RunDir
 from callmip.scheduler import JobLedger, JobSpec, JobState, LocalScheduler, Scheduler
 from callmip.scheduler.array_launch import write_member
@@ -40,6 +41,7 @@ class Context:
     #: the campaign's historical land use and N deposition (callmip.drivers.change layout)
     landuse_dir: Path | None = None
     ndep_dir: Path | None = None
+    _drivers: dict[str, ModelDriver] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(cls, campaign: Campaign, rundir: RunDir, forcing_dir: Path, **kw) -> Context:
@@ -62,13 +64,28 @@ class Context:
             self.scheduler, self.ledger, self.campaign.scheduler.retry, self.poll_s, self.on_change
         )
 
-    def driver(self, name: str) -> ModelDriver:
-        return get_driver(name)
+    def driver(self, key: str) -> ModelDriver:
+        """The configured driver of the campaign's model ``key`` (``<name>.<version>``); a bare
+        registered driver name gives that driver with default options."""
+        if key not in self._drivers:
+            model = next((m for m in self.campaign.models if m.key == key), None)
+            self._drivers[key] = (get_driver(key) if model is None
+                                  else model_driver(model, self.rundir.path))
+        return self._drivers[key]
+
+
+def model_driver(model: ModelConfigBase, run_dir: Path) -> ModelDriver:
+    """A model's driver with the campaign's options; its workspace is
+    ``<run_dir>/models/<name>.<version>/``."""
+    return get_driver(model.driver, model.options, workspace=run_dir / "models" / model.key)
 
 
 @dataclass
 class RunRequest:
-    """A run to execute: id, driver, parameters, years, and the restart it starts from."""
+    """A run to execute: id, model, parameters, years, and the restart it starts from.
+
+    ``driver`` names the campaign's model (``<name>.<version>``, see :meth:`Context.driver`).
+    """
 
     run_id: str
     driver: str
@@ -138,12 +155,21 @@ def _segment_runs(ctx: Context, req: RunRequest) -> list[ModelRun]:
     return runs
 
 
+def task_key(run_id: str, segment: int, chunk: int | None = None) -> str:
+    """Ledger key of one job: ``<run>/segNNN`` or, for a land chunk, ``<run>/segNNN/cNNN``."""
+    key = f"{run_id}/seg{segment:03d}"
+    return key if chunk is None else f"{key}/c{chunk:03d}"
+
+
 def _job_spec(ctx: Context, run: ModelRun, i: int, attempt: int, driver: ModelDriver) -> JobSpec:
+    argv = tuple(driver.prepare(run))
+    where = driver.job_dir(run)
+    chunk = "" if run.chunk is None else f".c{run.chunk:03d}"
     return JobSpec(
-        name=f"{run.run_id}.seg{i:03d}",
-        argv=tuple(driver.prepare(run)),
-        workdir=run.work_dir,
-        log_path=run.work_dir / f"model.{attempt}.log",
+        name=f"{run.run_id}.seg{i:03d}{chunk}",
+        argv=argv,
+        workdir=where,
+        log_path=where / f"model.{attempt}.log",
         resources=ctx.campaign.scheduler.resources,
         env=_JOB_ENV,
     )
@@ -159,7 +185,7 @@ def _array(ctx: Context, group: str, firsts: list[tuple[str, ModelRun, ModelDriv
 
     def template(attempt: int) -> JobSpec:
         for index, (_, run, driver) in enumerate(firsts):
-            write_member(adir, index, driver.prepare(run), run.work_dir)
+            write_member(adir, index, driver.prepare(run), driver.job_dir(run))
         return JobSpec(
             name=f"{group}.array",
             argv=(sys.executable, "-m", "callmip.scheduler.array_launch", str(adir),
@@ -180,12 +206,17 @@ def _array(ctx: Context, group: str, firsts: list[tuple[str, ModelRun, ModelDriv
 def execute(ctx: Context, requests: Sequence[RunRequest]) -> dict[str, RunResult]:
     """Run every request (all segments, dependencies chained) and wait for all of them.
 
+    A segment is one job, or one job per land chunk for a driver that splits runs
+    (:meth:`~callmip.drivers.ModelDriver.chunk_runs`); chunk k of a segment depends only on
+    chunk k of the previous one, and the chunks of a segment start as one job array. When all
+    jobs of a segment completed, the driver finishes it (merges the chunks' outputs).
     Requests sharing an ``array_group`` (two or more) have their first segments submitted as
     one job array, as HPC centres expect for ensembles; later segments chain as single jobs.
     """
     factories = {}
     depends: dict[str, list[str]] = {}
     seg_runs: dict[str, list[ModelRun]] = {}
+    seg_keys: dict[str, list[list[str]]] = {}
     group_size: dict[str, int] = {}
     for req in requests:
         if req.array_group is not None:
@@ -195,24 +226,48 @@ def execute(ctx: Context, requests: Sequence[RunRequest]) -> dict[str, RunResult
         driver = ctx.driver(req.driver)
         runs = _segment_runs(ctx, req)
         seg_runs[req.run_id] = runs
+        seg_keys[req.run_id] = []
         for i, run in enumerate(runs):
-            key = f"{req.run_id}/seg{i:03d}"
-            if i == 0 and group_size.get(req.array_group or "", 0) > 1:
-                grouped.setdefault(req.array_group or "", []).append((key, run, driver))
-            else:
-                factories[key] = partial(_job_spec, ctx, run, i, driver=driver)
-            if i:
-                depends[key] = [f"{req.run_id}/seg{i - 1:03d}"]
+            jobs = driver.chunk_runs(run)
+            keys = [task_key(req.run_id, i, job.chunk) for job in jobs]
+            seg_keys[req.run_id].append(keys)
+            ensemble = i == 0 and group_size.get(req.array_group or "", 0) > 1
+            for n, (key, job) in enumerate(zip(keys, jobs, strict=True)):
+                if ensemble:
+                    grouped.setdefault(req.array_group or "", []).append((key, job, driver))
+                elif len(jobs) > 1:
+                    grouped.setdefault(f"{req.run_id}.seg{i:03d}", []).append((key, job, driver))
+                else:
+                    factories[key] = partial(_job_spec, ctx, job, i, driver=driver)
+                if i:  # chunk k continues from chunk k's restart of the previous segment
+                    previous = seg_keys[req.run_id][i - 1]
+                    depends[key] = [previous[n]] if len(previous) == len(keys) else previous
     arrays = [_array(ctx, group, firsts) for group, firsts in grouped.items()]
     outcomes = ctx.supervisor().run(factories, depends, arrays=arrays)
     results = {}
     for req in requests:
+        driver = ctx.driver(req.driver)
         runs = seg_runs[req.run_id]
-        outs = [outcomes[f"{req.run_id}/seg{i:03d}"] for i in range(len(runs))]
+        outs = [outcomes[key] for keys in seg_keys[req.run_id] for key in keys]
         bad = [o for o in outs if o.state != JobState.COMPLETED]
+        if not bad:
+            bad = _finish(driver, req.run_id, runs)
+            outs += bad
         state = bad[0].state if bad else JobState.COMPLETED
-        restart = ctx.driver(req.driver).restart_out(runs[-1]) if not bad else None
+        restart = driver.restart_out(runs[-1]) if not bad else None
         results[req.run_id] = RunResult(req.run_id, state, restart, runs, outs)
         if bad:
             log.error("run %s ended %s: %s\n%s", req.run_id, state, bad[0].reason, bad[0].log_tail)
     return results
+
+
+def _finish(driver: ModelDriver, run_id: str, runs: list[ModelRun]) -> list[TaskOutcome]:
+    """Let the driver finish every segment (merge chunks); a failure becomes a FAILED outcome."""
+    for i, run in enumerate(runs):
+        try:
+            driver.finish(run)
+        except (NativeOutputError, RenderError, OSError, ValueError) as exc:
+            log.exception("%s: finishing segment %d failed", run_id, i)
+            return [TaskOutcome(f"{task_key(run_id, i)}/finish", JobState.FAILED,
+                                reason=f"{type(exc).__name__}: {exc}", log_tail=str(exc))]
+    return []

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfig
+from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfigBase
 from callmip.drivers.base import YearSpec
 from callmip.simulations import (
     CLIMATE,
@@ -35,13 +35,14 @@ from callmip.simulations import (
     simulation,
     transient_signature,
 )
+from callmip.protocol import PREINDUSTRIAL_CO2_PPM
 
 
 @dataclass(frozen=True)
 class Member:
     """One parameter set of one model: a spin-up + transient chain."""
 
-    model: ModelConfig
+    model: ModelConfigBase
     experiment: str  # prior | posterior
     params_file: Path
 
@@ -86,8 +87,6 @@ def level_year(campaign: Campaign) -> int:
 def spinup_co2(campaign: Campaign, co2: dict[int, float]) -> float:
     """Spin-up CO2: the file's value of :func:`level_year`, or the CalLMIP site protocol's
     287.42 ppm with ``spinup.forcing_levels: callmip_site``."""
-    from flows.forcing.co2 import PREINDUSTRIAL_CO2_PPM
-
     if campaign.spinup.forcing_levels == "callmip_site":
         return PREINDUSTRIAL_CO2_PPM
     year = level_year(campaign)

@@ -29,6 +29,31 @@ from regrid import Grid
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 KG_TO_PG = 1e-12
+#: what a driver's mapping gives the diagnostics (cTotal only where the model writes a total)
+SPINUP_VARIABLES = ("cTotal", "cVeg", "cLitter", "cSoil", "gpp", "mrso")
+
+
+def with_total_carbon(mapped: xr.Dataset) -> tuple[xr.Dataset, str]:
+    """``mapped`` with ``cTotal`` (kg m-2) and how it was obtained.
+
+    A model that writes total ecosystem carbon keeps its own; otherwise it is vegetation +
+    litter + soil, which needs the driver to map cSoil *without* litter (CMIP's cSoil; e.g.
+    CABLE's TotSoilCarb holds litter too, so its driver maps cSoil = TotSoilCarb -
+    TotLittCarb) and litter as cLitter.
+    """
+    if "cTotal" in mapped:
+        return mapped, "written by the model"
+    missing = [v for v in ("cVeg", "cSoil") if v not in mapped]
+    if missing:
+        raise ValueError(f"total ecosystem carbon cannot be derived: the driver maps no "
+                         f"{' or '.join(missing)}")
+    if "cLitter" in mapped:
+        total = mapped["cVeg"] + mapped["cLitter"] + mapped["cSoil"]
+        how = "cVeg + cLitter + cSoil"
+    else:
+        total = mapped["cVeg"] + mapped["cSoil"]
+        how = "cVeg + cSoil (the driver maps no litter pool)"
+    return mapped.assign(cTotal=total.astype("float32")), how
 
 
 @dataclass(frozen=True)

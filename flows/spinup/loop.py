@@ -27,15 +27,18 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from callmip.conform.conform import native_to_callmip
 from flows.runs.execute import Context, RunRequest, RunResult, execute
 from flows.runs.matrix import Member, spinup_years
 from flows.spinup.diagnostics import (
+    SPINUP_VARIABLES,
     CycleState,
     cycle_passes,
     cycle_state,
     evaluate,
     failed_criteria,
     should_stop,
+    with_total_carbon,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,10 @@ class SpinupResult:
     results: list[RunResult] = field(default_factory=list)
     equilibrium: bool = True
     failing: list[str] = field(default_factory=list)
+    #: how the spin-up ran (the driver's accelerator, or plain cycles and why)
+    method: str = ""
+    #: how total ecosystem carbon was obtained from the model's output
+    total_carbon: str = ""
 
 
 @dataclass
@@ -72,6 +79,20 @@ class _MemberState:
     results: list[RunResult] = field(default_factory=list)
     done: bool = False
     failing: list[str] = field(default_factory=list)
+    accelerated: bool = False
+    method: str = ""
+    total_carbon: str = ""
+
+
+def spinup_method(mode: str, accelerator: str | None, driver_name: str) -> tuple[bool, str]:
+    """Whether a member's cycles may use the driver's accelerator, and the sentence saying how
+    its spin-up runs (for the log, the manifest and the report)."""
+    if mode != "accelerated":
+        return False, "plain cycles (spinup.mode: brute)"
+    if accelerator is None:
+        return False, (f"plain cycles: the {driver_name} driver declares no accelerated "
+                       "spin-up, so spinup.mode 'accelerated' cannot apply")
+    return True, f"accelerated: {accelerator}, then plain cycles"
 
 
 def _landfrac(forcing_dir: Path, year: int) -> xr.DataArray:
@@ -79,15 +100,16 @@ def _landfrac(forcing_dir: Path, year: int) -> xr.DataArray:
         return ds["landfrac"].load()
 
 
-def _cycle_outputs(ctx: Context, result: RunResult, driver_name: str) -> xr.Dataset:
-    driver = ctx.driver(driver_name)
+def cycle_outputs(ctx: Context, result: RunResult, model_key: str) -> tuple[xr.Dataset, str]:
+    """Annual means of a cycle's pools, GPP and soil water, read from the model's own output
+    through its driver's mapping and the conform stage (monthly or annual native files), with
+    total ecosystem carbon derived where the model writes none; and how it was derived."""
+    driver = ctx.driver(model_key)
     files = [f for run in result.segments for f in driver.output_files(run, "annual")]
-    with xr.open_mfdataset(
-        files, combine="by_coords", data_vars="all",
-        decode_times=xr.coders.CFDatetimeCoder(use_cftime=True),
-    ) as native:
-        mapped = driver.to_callmip(native.load())
-    return mapped[["cTotal", "cSoil", "cVeg", "gpp", "mrso"]]
+    years = sum(len(run.years) for run in result.segments)
+    mapped = native_to_callmip(driver, files, "annual", years, variables=SPINUP_VARIABLES)
+    mapped, how = with_total_carbon(mapped)
+    return mapped[["cTotal", "cSoil", "cVeg", "gpp", "mrso"]], how
 
 
 def solve_again(previous: CycleState, current: CycleState, rtol: float) -> bool:
@@ -103,16 +125,21 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     years = spinup_years(ctx.campaign)
     landfrac = _landfrac(ctx.forcing_dir, years[0].forcing_year)
     states = {m.label: _MemberState(m) for m in members}
+    for s in states.values():
+        driver = ctx.driver(s.member.model.key)
+        s.accelerated, s.method = spinup_method(cfg.mode, driver.capabilities.accelerated_spinup,
+                                                driver.name)
+        log.info("spin-up of %s: %s", s.member.label, s.method)
     start = time.monotonic()
     while active := [s for s in states.values() if not s.done]:
         requests = []
         for s in active:
-            analytic = (cfg.mode == "accelerated" and s.solve_next
+            analytic = (s.accelerated and s.solve_next
                         and s.solves < cfg.analytic_cycles)
             requests.append(
                 RunRequest(
                     run_id=f"{s.member.label}_spinup_c{s.cycle:04d}",
-                    driver=s.member.model.driver,
+                    driver=s.member.model.key,
                     params_file=s.member.params_file,
                     years=years,
                     restart_in=s.restart,
@@ -125,12 +152,12 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
             res = results[req.run_id]
             s.results.append(res)
             if not res.ok:
-                tail = res.outcomes[-1].log_tail if res.outcomes else ""
+                bad = next((o for o in res.outcomes if o.state != "COMPLETED"), None)
+                why = f"{bad.key}: {bad.reason}\n{bad.log_tail}" if bad else ""
                 raise SpinupError(
-                    f"spin-up of {s.member.label} failed in cycle {s.cycle} ({res.state}); "
-                    f"log tail:\n{tail}"
+                    f"spin-up of {s.member.label} failed in cycle {s.cycle} ({res.state}): {why}"
                 )
-            annual = _cycle_outputs(ctx, res, s.member.model.driver)
+            annual, s.total_carbon = cycle_outputs(ctx, res, s.member.model.key)
             state = cycle_state(s.cycle, annual, landfrac)
             table = evaluate(state, s.previous, cfg.criteria)
             table.insert(0, "model", f"{s.member.model.name}.{s.member.model.version}")
@@ -169,6 +196,7 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
         out[label] = SpinupResult(
             s.member, s.restart, s.cycle, s.cycle * len(years),
             pd.concat(s.tables, ignore_index=True), wall, s.results,
-            equilibrium=not s.failing, failing=s.failing,
+            equilibrium=not s.failing, failing=s.failing, method=s.method,
+            total_carbon=s.total_carbon,
         )
     return out

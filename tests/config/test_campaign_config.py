@@ -102,3 +102,56 @@ def test_demo_campaign_is_valid():
     c = load_campaign(REPO / "configs" / "demo.yaml")
     assert len(c.models) >= 2
     assert set(c.experiments) == {"prior", "posterior"}
+
+
+def test_every_registered_driver_is_accepted_with_its_typed_options(tmp_path):
+    from callmip.drivers import DRIVERS
+
+    models = [{"name": f"M{i}", "driver": name} for i, name in enumerate(DRIVERS)]
+    c = load_campaign(write(tmp_path, models=models, experiments=["prior"]))
+    assert [m.driver for m in c.models] == list(DRIVERS)
+    assert [type(m.options).__name__ for m in c.models] == [
+        "CelmOptions", "CablePopOptions", "OrchideeOptions", "ClmOptions", "ClassicOptions"]
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ({"name": "M", "driver": "jules"}, "models.0: unknown model driver; registered: celm, "
+                                       "cable_pop"),
+    ({"name": "M", "driver": "cable_pop", "options": {"chunks": 0}},
+     "models.0.options.chunks: Input should be greater than or equal to 1"),
+    ({"name": "M", "driver": "cable_pop", "options": {"mpi_tasks": 4}},
+     "models.0.options.mpi_tasks: Extra inputs are not permitted"),
+    ({"name": "M", "driver": "orchidee", "options": {"chunks": 2}},
+     "models.0.options.chunks: Extra inputs are not permitted"),
+    ({"name": "M", "driver": "cable_pop", "options": {"cable_nml": {"a b": 1}}},
+     "is not a namelist entry name"),
+    ({"name": "M", "driver": "cable_pop", "options": {"gridinfo": "nope.nc"}},
+     "models[M].options: gridinfo file"),
+    ({"name": "M", "driver": "cable_pop", "options": {"source_dir": "."}},
+     "models[M].options: source_dir:"),
+])
+def test_driver_options_are_checked_before_anything_starts(tmp_path, model, expected):
+    with pytest.raises(CampaignError) as err:
+        load_campaign(write(tmp_path, models=[model], experiments=["prior"]))
+    assert expected in str(err.value)
+
+
+def test_validate_warns_about_drivers_that_never_ran_their_program(tmp_path):
+    path = write(tmp_path, models=[{"name": "ORC", "driver": "orchidee"},
+                                   {"name": "CAB", "driver": "cable_pop",
+                                    "options": {"chunks": 4}}], experiments=["prior"])
+    proc = subprocess.run([sys.executable, "-m", "callmip.cli", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING: the orchidee driver has never run its real program" in proc.stdout
+    assert "WARNING: the cable_pop driver" not in proc.stdout
+    assert "model CAB.v1: driver cable_pop; accelerated spin-up: CASA-only" in proc.stdout
+    assert "4 land chunk(s) per run" in proc.stdout
+
+
+def test_cable_demo_campaign_is_valid():
+    c = load_campaign(REPO / "configs" / "demo-cable.yaml")
+    (model,) = c.models
+    assert model.driver == "cable_pop" and model.options.chunks == 2
+    assert set(c.simulations) == {"S3", "CO2only"} and set(c.experiments) == {"prior",
+                                                                              "posterior"}

@@ -71,16 +71,19 @@ def _write(path: Path, dims: dict[str, int], coords: dict, variables: dict, attr
 
 
 def cable_files(path: Path, t: dict, wood_above: float = 0.7) -> tuple[Path, np.ndarray]:
-    """CABLE monthly grid output (time, y, x) / (time, soil, y, x); returns soil moisture."""
+    """CABLE monthly output as the driver's chunk merge writes it: (time, lat, lon) and
+    (time, soil, lat, lon), CABLE's names and units, records stamped mid-month in seconds
+    since the first year; ``TotSoilCarb`` is soil *and* litter carbon, as CABLE writes it.
+    Returns the soil moisture."""
     c = UMOL_CO2_TO_KGC
     rng = np.random.default_rng(5)
     theta = rng.uniform(0.05, 0.45, (NT, len(CABLE_ZSE), LAT.size, LON.size))
     theta[:, :, 0, 0] = np.nan
-    ends = [b for _, b in month_edges()]
-    secs = netCDF4.date2num(ends, "seconds since 2003-01-01 00:00:00", "noleap")
-    lat2d, lon2d = np.meshgrid(LAT, LON, indexing="ij")
-    g = ("time", "y", "x")
+    mids = [lo + (hi - lo) / 2 for lo, hi in month_edges()]
+    secs = netCDF4.date2num(mids, "seconds since 2003-01-01 00:00:00", "noleap")
+    g = ("time", "lat", "lon")
     flux, w, kg = "umol/m^2/s", "W/m^2", "kg/m^2/s"
+    litter = 0.1 * t["cSoil"]
     v = {
         "NEE": (g, -t["nep"] / c, {"units": flux}), "GPP": (g, t["gpp"] / c, {"units": flux}),
         "AutoResp": (g, t["ra"] / c, {"units": flux}),
@@ -92,14 +95,17 @@ def cable_files(path: Path, t: dict, wood_above: float = 0.7) -> tuple[Path, np.
         "LAI": (g, t["lai"], {"units": "-"}),
         "PlantCarbLeaf": (g, t["cLeaf"], {"units": "kg C/m^2"}),
         "PlantCarbWood": (g, t["cStem"] / wood_above, {"units": "kg C/m^2"}),
-        "TotSoilCarb": (g, t["cSoil"], {"units": "kg C/m^2"}),
-        "SoilMoist": (("time", "soil", "y", "x"), theta, {"units": "m^3/m^3"}),
-        "latitude": (("y", "x"), lat2d, {"units": "degrees_north"}),
-        "longitude": (("y", "x"), lon2d, {"units": "degrees_east"}),
+        "TotSoilCarb": (g, t["cSoil"] + litter, {"units": "kg C/m^2",
+                                                 "long_name": "Total Soil and Litter Carbon"}),
+        "TotLittCarb": (g, litter, {"units": "kg C/m^2"}),
+        "TotLivBiomass": (g, t["cLeaf"] + t["cStem"] / wood_above, {"units": "kg C/m^2"}),
+        "SoilMoist": (("time", "soil", "lat", "lon"), theta, {"units": "m^3/m^3"}),
     }
     coords = {"time": (("time",), secs, {"units": "seconds since 2003-01-01 00:00:00",
-                                         "calendar": "noleap"})}
-    dims = {"time": NT, "soil": len(CABLE_ZSE), "y": LAT.size, "x": LON.size}
+                                         "calendar": "noleap"}),
+              "lat": (("lat",), LAT, {"units": "degrees_north"}),
+              "lon": (("lon",), LON, {"units": "degrees_east"})}
+    dims = {"time": NT, "soil": len(CABLE_ZSE), "lat": LAT.size, "lon": LON.size}
     return _write(path, dims, coords, v), theta
 
 

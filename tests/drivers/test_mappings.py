@@ -88,16 +88,18 @@ def test_cable_pop_annual_is_month_length_weighted(native, tmp_path, truth):
     assert Path(ds.encoding["source"]).name == "X.v1_global_2deg_annual_2003-2004_Prior.nc"
 
 
-def test_cable_patch_output_is_refused(native, tmp_path, truth):
+def test_cable_csoil_leaves_litter_out_and_pools_add_up(native, tmp_path, truth):
+    """TotSoilCarb is soil + litter: cSoil must not count the litter twice, and the spin-up
+    pools give total carbon = cVeg + cLitter + cSoil = TotLivBiomass + TotSoilCarb."""
     driver = CablePopDriver()
     path = tmp_path / "cable_out.nc"
     native.cable_files(path, truth)
-    with xr.open_dataset(path) as ds:
-        ds = ds.load()
-    ds = ds.assign(Qle=ds.Qle.expand_dims(patch=2, axis=1))
-    ds.to_netcdf(tmp_path / "patch.nc")
-    with pytest.raises(NativeOutputError, match=r"output%patch = \.FALSE\."):
-        conformed(driver, [tmp_path / "patch.nc"], tmp_path)
+    with xr.open_dataset(path, decode_times=xr.coders.CFDatetimeCoder(use_cftime=True)) as ds:
+        mapped = driver.to_callmip(ds.load())
+        total = (ds.TotLivBiomass + ds.TotSoilCarb).values
+    np.testing.assert_allclose(mapped.cSoil.values, truth["cSoil"], rtol=2e-6)
+    pools = (mapped.cVeg + mapped.cLitter + mapped.cSoil).values
+    np.testing.assert_allclose(pools, total, rtol=2e-6)
 
 
 def test_missing_native_variable_names_file_and_variable(native, tmp_path, truth):

@@ -22,7 +22,7 @@ from callmip.drivers import (
     YearSpec,
     get_driver,
 )
-from callmip.drivers.render import fortran, safe_path, validate_params
+from callmip.drivers.render import fortran, load_params, safe_path
 
 YEARS = tuple(YearSpec(y, 1901 + (y - 2003) % 20, 370.5 + (y - 2003)) for y in (2003, 2004, 2005))
 
@@ -47,51 +47,18 @@ def test_all_drivers_registered():
         get_driver("jules")
 
 
-# ------------------------------------------------------------------------------- CABLE-POP
-def test_cable_pop_renders_namelists_and_launch(tmp_path):
-    driver = CablePopDriver(mpi_tasks=64)
-    vcmax = [6.1e-05] * 17
-    run = make_run(tmp_path, {"vcmax": vcmax, "q10_soil": 1.72}, member=3)
-    argv = driver.prepare(run)
-    assert argv == ["mpirun", "-np", "64", "cable-mpi"]
-    nml = (run.work_dir / "cable.nml").read_text()
-    work = str(run.work_dir.resolve())
-    assert "cable_user%YearStart       = 2003" in nml
-    assert "cable_user%YearEnd         = 2005" in nml
-    assert f"filename%out         = '{work}/out/cable_out.nc'" in nml
-    assert f"filename%restart_in  = '{run.restart_in.resolve()}/cable_rst.nc'" in nml
-    assert f"cable_user%POP_restart_out = '{work}/restart/pop_rst.nc'" in nml
-    assert "cable_user%POP_fromZero    = .false." in nml
-    assert "output%averaging   = 'monthly'" in nml and "output%patch       = .FALSE." in nml
-    params = (run.work_dir / "cable_params.nml").read_text()
-    assert "vcmax = " + ", ".join(["6.1e-05"] * 17) in params
-    assert "ensemble member 3" in params
-    assert "q10_soil" not in params  # goes to the CASA/POP namelist
-    casa = (run.work_dir / "casa_pop_params.nml").read_text()
-    assert "q10_soil = 1.72" in casa and "pop_max_height = 75.0" in casa  # prior kept
-    co2 = (run.work_dir / "co2_annual.txt").read_text().split("\n")
-    assert co2[:3] == ["2003 370.500", "2004 371.500", "2005 372.500"]
-    assert driver.restart_out(run) == run.work_dir / "restart"
-
-
-def test_cable_pop_from_zero_without_restart(tmp_path):
-    run = make_run(tmp_path, {}, restart=False)
-    CablePopDriver().prepare(run)
-    nml = (run.work_dir / "cable.nml").read_text()
-    assert "cable_user%POP_fromZero    = .true." in nml
-    assert "filename%restart_in  = ''" in nml
-
-
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"vcmax": "1e-4'; rm -rf / #"}, "must be a list of 17 values"),
-        ({"q10_soil": "2.0\n/\n&evil"}, "must be a number"),
+        ({"VCMAX25": "1e-4'; rm -rf / #"}, "must be a list of 13 values"),
+        ({"Q10": "2.0\n/\n&evil"}, "must be a number"),
         ({"output%patch": 1.0}, "not a valid identifier"),
-        ({"filename_met": 1.0}, "unknown parameter 'filename_met'"),
-        ({"q10_soil": float("nan")}, "is not finite"),
-        ({"vcmax": [1e-5] * 3}, "must be a list of 17 values"),
-        ({"q10_soil": True}, "must be a number"),
+        ({"FORCING_FILE": 1.0}, "unknown parameter 'FORCING_FILE'"),
+        ({"Q10": float("nan")}, "is not finite"),
+        ({"VCMAX25": [1e-5] * 3}, "must be a list of 13 values"),
+        ({"Q10": True}, "must be a number"),
+        ({"values": {"Q10": 2.0}, "ensemble": {"names": ["Q10"], "members": [["x"]]}},
+         "ensemble member 0: parameter 'Q10'='x' must be a number"),
     ],
 )
 def test_parameter_injection_and_bad_values_are_refused(tmp_path, params, message):
@@ -100,8 +67,28 @@ def test_parameter_injection_and_bad_values_are_refused(tmp_path, params, messag
     run = make_run(tmp_path, {})
     run = ModelRun(run.run_id, pfile, run.forcing_dir, run.years, run.work_dir, run.restart_in)
     with pytest.raises(RenderError, match=message):
-        CablePopDriver().prepare(run)
-    assert not (run.work_dir / "cable.nml").exists()
+        OrchideeDriver().prepare(run)
+    assert not (run.work_dir / "run.def").exists()
+
+
+def test_template_drivers_render_the_ensemble_members_own_parameters(tmp_path):
+    """A posterior ensemble member gets its own values (else every member is the central
+    posterior and _post_unc is zero)."""
+    doc = {"values": {"Q10": 2.0},
+           "ensemble": {"names": ["Q10", "KFACT_ROOT"], "members": [[1.5, 0.9], [2.5, 1.1]]}}
+    central = make_run(tmp_path / "c", doc)
+    OrchideeDriver().prepare(central)
+    assert "Q10 = 2.0" in (central.work_dir / "orchidee.def").read_text()
+    for k, (q10, kfact) in enumerate(doc["ensemble"]["members"]):
+        run = make_run(tmp_path / f"m{k}", doc, member=k)
+        OrchideeDriver().prepare(run)
+        text = (run.work_dir / "orchidee.def").read_text()
+        assert f"Q10 = {q10}" in text and f"KFACT_ROOT = {kfact}" in text
+        assert f"ensemble member {k}" in text
+    with pytest.raises(RenderError, match="member 2 requested but the file has 2 members"):
+        OrchideeDriver().prepare(make_run(tmp_path / "m2", doc, member=2))
+    with pytest.raises(RenderError, match="has no ensemble"):
+        OrchideeDriver().prepare(make_run(tmp_path / "flat", {"Q10": 2.0}, member=0))
 
 
 def test_unsafe_and_escaping_paths_are_refused(tmp_path):
@@ -110,7 +97,7 @@ def test_unsafe_and_escaping_paths_are_refused(tmp_path):
     run = make_run(tmp_path, {})
     run = ModelRun(run.run_id, run.params_file, bad_forcing, run.years, run.work_dir)
     with pytest.raises(RenderError, match="unsafe in a namelist or shell"):
-        CablePopDriver().prepare(run)
+        OrchideeDriver().prepare(run)
     with pytest.raises(RenderError, match="must be inside the run directory"):
         safe_path(tmp_path / "run" / ".." / "elsewhere", "out", inside=tmp_path / "run")
     (tmp_path / "run").mkdir(exist_ok=True)
@@ -120,15 +107,14 @@ def test_unsafe_and_escaping_paths_are_refused(tmp_path):
     with pytest.raises(RenderError, match="absolute path"):
         safe_path("relative/x.nc", "out")
     with pytest.raises(RenderError, match="executable"):
-        CablePopDriver(executable="cable-mpi; reboot").launch()
+        OrchideeDriver(executable="orchidee_ol; reboot").launch()
 
 
 def test_write_prior_round_trips_through_validation(tmp_path):
     for cls in (CablePopDriver, OrchideeDriver, ClassicDriver):
         driver = cls()
         path = driver.write_prior(tmp_path / f"{driver.name}.json")
-        prior = json.loads(path.read_text())
-        assert validate_params(prior, driver.prior(), str(path)) == prior
+        assert load_params(path, driver.prior()) == driver.prior()
 
 
 def test_fortran_values():

@@ -1,18 +1,12 @@
-"""Fixtures for the scheduler tests: a real single-node Slurm, the toy model, both backends.
+"""Fixtures for the scheduler tests: the toy model and both backends (local, Slurm).
 
-The ``slurm`` fixture (session scope) makes sure a real cluster answers: if ``sinfo`` does not, it
-runs ``scripts/slurm/start.sh`` (munged + slurmctld + slurmd, as root). When Slurm is not
-installed or cannot start, Slurm tests are skipped with the reason, except in CI
-(``CI=true``) where they fail: CI must exercise the real thing. The cluster is left running
-after the session (``scripts/slurm/stop.sh`` stops it).
+The ``slurm`` fixture (a real single-node cluster, session scope) lives in ``tests/conftest.py``
+because the CABLE campaign tests use it too.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -25,65 +19,9 @@ from callmip.scheduler.base import JobSpec, JobStatus
 from callmip.scheduler.slurm import SlurmScheduler
 
 REPO = Path(__file__).resolve().parents[2]
-SLURM_SCRIPTS = REPO / "scripts" / "slurm"
 TOY_MODEL = Path(__file__).resolve().parent / "toy_model.py"
 #: Small jobs: many fit on a CI node at once.
 TEST_RESOURCES = Resources(mem_mb=64, walltime_min=5)
-
-
-def _sinfo_ready() -> bool:
-    try:
-        proc = subprocess.run(
-            ["sinfo", "--noheader", "--Node", "--format=%T"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return False
-    states = proc.stdout.split()
-    return proc.returncode == 0 and any(
-        s.rstrip("*~#").startswith(("idle", "mixed", "allocated", "completing")) for s in states
-    )
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Slurm is required in CI (CI=true): {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def slurm() -> str:
-    """A running single-node Slurm cluster; returns the node's state line."""
-    missing = [
-        c for c in ("sbatch", "squeue", "slurmctld", "slurmd", "munged") if shutil.which(c) is None
-    ]
-    if missing:
-        _unavailable(f"Slurm is not installed (missing {missing}); run scripts/slurm/install.sh")
-    if not _sinfo_ready():
-        try:
-            proc = subprocess.run(
-                [str(SLURM_SCRIPTS / "start.sh")],
-                capture_output=True,
-                text=True,
-                timeout=180,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            _unavailable("scripts/slurm/start.sh did not finish within 180 s")
-        if proc.returncode != 0 or not _sinfo_ready():
-            _unavailable(
-                f"could not start Slurm with scripts/slurm/start.sh (exit {proc.returncode}):\n"
-                f"{proc.stdout}\n{proc.stderr}"
-            )
-    return subprocess.run(
-        ["sinfo", "--noheader", "--Node", "--format=%N %T %c %m"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
 
 
 BACKENDS = ["local", "slurm"]

@@ -140,6 +140,41 @@ def test_invalid_simulation_is_refused_before_anything_exists(roots, kw, words):
     assert not any(p.name.startswith("sim_") for p in roots.runs.glob("*"))
 
 
+def test_form_offers_every_registered_driver_with_typed_options():
+    from callmip.drivers import DRIVERS
+
+    props = schema("global_simulation")["properties"]
+    assert props["driver"]["enum"] == list(DRIVERS)
+    refs = {r.get("$ref", "").rsplit("/", 1)[-1] for r in props["options"]["anyOf"]}
+    assert {"CablePopOptions", "OrchideeOptions", "ClmOptions", "ClassicOptions"} <= refs
+    cable = schema("global_simulation")["definitions"]["CablePopOptions"]["properties"]
+    assert cable["chunks"]["minimum"] == 1 and cable["chunks"]["type"] == "integer"
+    assert {"executable", "source_dir", "gridinfo", "domain"} <= set(cable)
+
+
+def test_cable_options_reach_the_campaign_and_are_checked_for_the_chosen_driver(roots):
+    c = sim(roots, model="CABLE-POP", driver="cable_pop",
+            options={"chunks": 3, "domain": [2, 16, 44, 52]})
+    assert c.models[0].driver == "cable_pop"
+    assert c.models[0].options.chunks == 3 and c.models[0].options.domain == (2, 16, 44, 52)
+    # options of another driver, a bad value, or a program outside the data root are refused
+    for options, words in [
+        ({"mpi_tasks": 4}, "options for driver 'cable_pop': mpi_tasks: Extra inputs"),
+        ({"chunks": 0}, "chunks: Input should be greater than or equal to 1"),
+        ({"executable": "/usr/bin/true"}, "outside the allowed directory"),
+        ({"domain": [20, 10, 40, 50]}, "is not a box"),
+    ]:
+        with pytest.raises(ParameterError, match=re.escape(words)):
+            sim(roots, model="CABLE-POP", driver="cable_pop", options=options)
+
+
+def test_uploaded_campaign_confines_driver_option_paths(roots):
+    text = (REPO / "configs/demo-cable.yaml").read_text().replace(
+        "      chunks: 2", "      chunks: 2\n      executable: /usr/bin/true")
+    with pytest.raises(ParameterError, match=r"models\[\]\.options\.executable"):
+        validate_campaign(UPLOADED, text, roots)
+
+
 def test_ssp_simulation_adds_the_scenario_run_from_2014(roots):
     c = sim(roots, scenario="ssp370", scenario_gcm="ukesm1-0-ll", scenario_end=2030,
             historical_first=2010, historical_last=2014, transient_start=2005)
