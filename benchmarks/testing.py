@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import netCDF4
@@ -20,6 +21,7 @@ import numpy as np
 
 from benchmarks.fields import DAYS_PER_MONTH, MONTH_EDGES
 from benchmarks.variables import CALLMIP_UNITS, LONG_NAMES
+from callmip.conform.table import TABLE
 
 
 def regular_grid(resolution: float, *, offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -236,6 +238,166 @@ def write_reference(
             )
             v.setncatts({"units": units})
             v[:] = np.ma.masked_invalid(values)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- uploads
+@dataclass(frozen=True)
+class UploadSpec:
+    """How one group's global file departs from the reference grid and conventions.
+
+    The quirks are those of real uploads: any regular resolution, centres offset from the
+    reference's, longitudes 0-360 (``lon0=0``), latitudes stored north to south, another
+    calendar, no ``time_bnds``, annual instead of monthly steps, lai units ``m2 m-2``.
+    The perturbation (scale, offset, phase shift in months, noise) makes the model differ from
+    the reference differently per model and stage.
+    """
+
+    model: str
+    stage: str
+    resolution: float
+    version: str = "v1"
+    offset: float = 0.0
+    lon0: float = -180.0
+    lat_descending: bool = False
+    calendar: str = "noleap"
+    time_bounds: bool = True
+    frequency: str = "monthly"
+    scale: float = 1.0
+    bias: float = 0.0
+    phase_months: int = 0
+    noise: float = 0.0
+    seed: int = 0
+    lai_units: str = "1"
+    fill_value: float = 1e20
+
+    @property
+    def file_name(self) -> str:
+        """The protocol's file name (without the period, filled in by :func:`write_upload`)."""
+        res = f"{float(self.resolution):g}deg"
+        return f"{self.model}.{self.version}_global_{res}_{self.frequency}"
+
+
+def upload_grid(spec: UploadSpec) -> tuple[np.ndarray, ...]:
+    """Centres and bounds (lat ascending) of the spec's regular global grid."""
+    r = float(spec.resolution)
+    lat = np.arange(-90.0 + r / 2 + spec.offset, 90.0, r)
+    lat = lat[(lat > -90.0) & (lat < 90.0)]
+    lon = spec.lon0 + r / 2 + spec.offset + r * np.arange(round(360.0 / r))
+    lat_b = np.clip(np.stack([lat - r / 2, lat + r / 2], axis=1), -90.0, 90.0)
+    lon_b = np.stack([lon - r / 2, lon + r / 2], axis=1)
+    return lat, lon, lat_b, lon_b
+
+
+def _to_grid(values: np.ndarray, src: tuple[np.ndarray, ...], dst: tuple) -> np.ndarray:
+    """Conservative regridding of (time, lat, lon) values, NaN-aware."""
+    import xarray as xr
+
+    from regrid import Grid, Regridder
+
+    grids = [Grid(lat=g[0], lon=g[1], lat_bounds=g[2], lon_bounds=g[3]) for g in (src, dst)]
+    da = xr.DataArray(values, dims=("time", "lat", "lon"),
+                      coords={"lat": src[0], "lon": src[1]})
+    out = Regridder(grids[0], grids[1], method="conservative")(da)
+    return np.asarray(out.transpose("time", "lat", "lon").values, dtype=np.float64)
+
+
+def _time_axis(
+    years: tuple[int, int], calendar: str, frequency: str
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Centres and bounds (days since 1850-01-01 on ``calendar``) of monthly or annual steps."""
+    import cftime
+
+    units = "days since 1850-01-01 00:00:00"
+    if frequency == "annual":
+        starts = [cftime.datetime(y, 1, 1, calendar=calendar) for y in range(years[0],
+                                                                            years[1] + 2)]
+    else:
+        starts = [
+            cftime.datetime(y + (m // 12), m % 12 + 1, 1, calendar=calendar)
+            for y in range(years[0], years[1] + 1)
+            for m in range(12)
+        ]
+        starts.append(cftime.datetime(years[1] + 1, 1, 1, calendar=calendar))
+    edges = np.asarray(cftime.date2num(starts, units, calendar=calendar), dtype=float)
+    bounds = np.stack([edges[:-1], edges[1:]], axis=1)
+    return bounds.mean(axis=1), bounds, units
+
+
+def write_upload(
+    directory: Path,
+    spec: UploadSpec,
+    fields: Mapping[str, tuple[np.ndarray, tuple[np.ndarray, ...]]],
+    years: tuple[int, int],
+) -> Path:
+    """Write one group's CalLMIP global file: ``fields`` are monthly (time, lat, lon) arrays in
+    CalLMIP units on their own grid ``(lat, lon, lat_bounds, lon_bounds)`` (lat ascending),
+    regridded conservatively to the spec's grid, perturbed, and written with its quirks."""
+    grid = upload_grid(spec)
+    rng = np.random.default_rng(spec.seed)
+    out: dict[str, np.ndarray] = {}
+    for name, (values, src) in fields.items():
+        same = src[0].shape == grid[0].shape and np.allclose(src[0], grid[0]) and (
+            src[1].shape == grid[1].shape and np.allclose(src[1], grid[1]))
+        v = values if same else _to_grid(values, src, grid)
+        v = np.roll(v, spec.phase_months, axis=0) * spec.scale + spec.bias
+        if spec.noise:
+            v = v + spec.noise * np.nanstd(v) * rng.standard_normal(v.shape)
+        if spec.frequency == "annual":
+            nyear = v.shape[0] // 12
+            w = np.tile(DAYS_PER_MONTH, nyear).reshape(nyear, 12, 1, 1)
+            v = (v.reshape(nyear, 12, *v.shape[1:]) * w).sum(axis=1) / w.sum(axis=1)
+        out[name] = v
+    lat, lon, lat_b, lon_b = grid
+    if spec.lat_descending:
+        lat, lat_b = lat[::-1], lat_b[::-1, ::-1]
+        out = {k: v[:, ::-1, :] for k, v in out.items()}
+    time, tbounds, tunits = _time_axis(years, spec.calendar, spec.frequency)
+    name = f"{spec.file_name}_{years[0]:04d}-{years[1]:04d}_{spec.stage}.nc"
+    tmp, path = _atomic_dataset(Path(directory) / name)
+    try:
+        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+            ds.setncatts({
+                "Model": f"{spec.model}.{spec.version}",
+                "CalLMIP_Phase": "Phase1b",
+                "Calibration_Scenario": "Scen1",
+                "Calibration_stage": spec.stage,
+                "Cal_Val": "Validation",
+                "Conventions": "CF-1.8",
+            })
+            ds.createDimension("time", None)
+            ds.createDimension("lat", lat.size)
+            ds.createDimension("lon", lon.size)
+            ds.createDimension("bnds", 2)
+            t = ds.createVariable("time", "f8", ("time",))
+            t.setncatts({"units": tunits, "calendar": spec.calendar, "standard_name": "time",
+                         "axis": "T"})
+            t[:] = time
+            if spec.time_bounds:
+                t.bounds = "time_bnds"
+                ds.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = tbounds
+            for cname, centres, bnds, units, axis in (
+                ("lat", lat, lat_b, "degrees_north", "Y"),
+                ("lon", lon, lon_b, "degrees_east", "X"),
+            ):
+                c = ds.createVariable(cname, "f8", (cname,))
+                c.setncatts({"units": units, "standard_name": "latitude" if axis == "Y"
+                             else "longitude", "axis": axis, "bounds": f"{cname}_bnds"})
+                c[:] = centres
+                ds.createVariable(f"{cname}_bnds", "f8", (cname, "bnds"))[:] = bnds
+            for vname, values in out.items():
+                spec_row = TABLE[vname]
+                v = ds.createVariable(vname, "f4", ("time", "lat", "lon"), zlib=True,
+                                      complevel=1, fill_value=np.float32(spec.fill_value))
+                v.setncatts({"units": spec.lai_units if vname == "lai" else spec_row.units,
+                             "long_name": spec_row.long_name})
+                if spec_row.standard_name:
+                    v.standard_name = spec_row.standard_name
+                v[:] = np.ma.masked_invalid(values.astype(np.float32))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
