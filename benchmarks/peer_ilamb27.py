@@ -34,6 +34,11 @@ SCORE_NAMES = (
     "Overall Score",
 )
 SCALAR_NAMES = ("Bias", "RMSE", "Phase Shift")
+#: ILAMB's names of the period means over the compared cells -> ours
+PERIOD_MEANS = {
+    "Model Period Mean (intersection)": "Period Mean",
+    "Benchmark Period Mean (intersection)": "Reference Period Mean",
+}
 
 
 class PeerResult(NamedTuple):
@@ -161,7 +166,9 @@ def _main(job_path: str) -> int:  # pragma: no cover - runs in the peer interpre
                         if not key.endswith(" " + region):
                             continue
                         name = key[: -len(region) - 1]
-                        if name not in SCORE_NAMES and name not in SCALAR_NAMES:
+                        name = PERIOD_MEANS.get(name, name)
+                        if name not in SCORE_NAMES and name not in (*SCALAR_NAMES,
+                                                                     *PERIOD_MEANS.values()):
                             continue
                         rows.append(
                             {

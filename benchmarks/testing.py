@@ -403,3 +403,26 @@ def write_upload(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "data/ILAMB_ROOT"
+#: CalLMIP variable -> (shipped FLUXCOM file below ILAMB_ROOT, its variable)
+SHIPPED_FLUXCOM = {
+    "hfls": ("DATA/Latent_Heat/FLUXCOM/le.nc", "le"),
+    "hfss": ("DATA/Sensible_Heat/FLUXCOM/sh.nc", "sh"),
+}
+
+
+def shipped_fields(
+    years: tuple[int, int] = (2004, 2005), root: Path = SHIPPED_ROOT
+) -> dict[str, tuple[np.ndarray, tuple[np.ndarray, ...]]]:
+    """The shipped real FLUXCOM latent and sensible heat (W m-2) with their grid, as
+    :func:`write_upload` takes them: the raw material of test uploads."""
+    from benchmarks.gridded import read_reference
+
+    out = {}
+    for name, (rel, var) in SHIPPED_FLUXCOM.items():
+        ref = read_reference([root / rel], var, "W m-2", "W m-2", years)
+        grid = (ref.lat, ref.lon, np.clip(ref.lat_bounds, -90, 90), ref.lon_bounds)
+        out[name] = (np.asarray(ref.values, dtype=np.float64), grid)
+    return out
