@@ -253,8 +253,9 @@ class UploadSpec:
     The quirks are those of real uploads: any regular resolution, centres offset from the
     reference's, longitudes 0-360 (``lon0=0``), latitudes stored north to south, another
     calendar, no ``time_bnds``, annual instead of monthly steps, lai units ``m2 m-2``.
-    The perturbation (scale, offset, phase shift in months, noise) makes the model differ from
-    the reference differently per model and stage.
+    The perturbation makes the model differ from the reference differently per model and
+    stage: ``v * scale + bias * |global mean of v|``, rolled by ``phase_months``, plus
+    ``noise`` x (std of v) of Gaussian noise.
     """
 
     model: str
@@ -293,16 +294,23 @@ def upload_grid(spec: UploadSpec) -> tuple[np.ndarray, ...]:
     return lat, lon, lat_b, lon_b
 
 
+_REGRIDDERS: dict = {}
+
+
 def _to_grid(values: np.ndarray, src: tuple[np.ndarray, ...], dst: tuple) -> np.ndarray:
     """Conservative regridding of (time, lat, lon) values, NaN-aware."""
     import xarray as xr
 
     from regrid import Grid, Regridder
 
-    grids = [Grid(lat=g[0], lon=g[1], lat_bounds=g[2], lon_bounds=g[3]) for g in (src, dst)]
+    key = tuple(np.asarray(a).tobytes() for a in (*src, *dst))
+    if key not in _REGRIDDERS:
+        grids = [Grid(lat=g[0], lon=g[1], lat_bounds=g[2], lon_bounds=g[3]) for g in (src, dst)]
+        _REGRIDDERS.clear()
+        _REGRIDDERS[key] = Regridder(grids[0], grids[1], method="conservative")
     da = xr.DataArray(values, dims=("time", "lat", "lon"),
                       coords={"lat": src[0], "lon": src[1]})
-    out = Regridder(grids[0], grids[1], method="conservative")(da)
+    out = _REGRIDDERS[key](da)
     return np.asarray(out.transpose("time", "lat", "lon").values, dtype=np.float64)
 
 
@@ -336,7 +344,8 @@ def write_upload(
 ) -> Path:
     """Write one group's CalLMIP global file: ``fields`` are monthly (time, lat, lon) arrays in
     CalLMIP units on their own grid ``(lat, lon, lat_bounds, lon_bounds)`` (lat ascending),
-    regridded conservatively to the spec's grid, perturbed, and written with its quirks."""
+    regridded conservatively to the spec's grid, perturbed, and written with its quirks (an
+    annual spec takes annual arrays as they are, or averages monthly ones)."""
     grid = upload_grid(spec)
     rng = np.random.default_rng(spec.seed)
     out: dict[str, np.ndarray] = {}
@@ -344,10 +353,11 @@ def write_upload(
         same = src[0].shape == grid[0].shape and np.allclose(src[0], grid[0]) and (
             src[1].shape == grid[1].shape and np.allclose(src[1], grid[1]))
         v = values if same else _to_grid(values, src, grid)
-        v = np.roll(v, spec.phase_months, axis=0) * spec.scale + spec.bias
+        v = np.roll(v, spec.phase_months, axis=0) * spec.scale + spec.bias * abs(np.nanmean(v))
         if spec.noise:
             v = v + spec.noise * np.nanstd(v) * rng.standard_normal(v.shape)
-        if spec.frequency == "annual":
+        nyear = years[1] - years[0] + 1
+        if spec.frequency == "annual" and v.shape[0] == 12 * nyear:
             nyear = v.shape[0] // 12
             w = np.tile(DAYS_PER_MONTH, nyear).reshape(nyear, 12, 1, 1)
             v = (v.reshape(nyear, 12, *v.shape[1:]) * w).sum(axis=1) / w.sum(axis=1)
@@ -425,4 +435,81 @@ def shipped_fields(
         ref = read_reference([root / rel], var, "W m-2", "W m-2", years)
         grid = (ref.lat, ref.lon, np.clip(ref.lat_bounds, -90, 90), ref.lon_bounds)
         out[name] = (np.asarray(ref.values, dtype=np.float64), grid)
+    return out
+
+
+#: A small upload of three models on three grids, each prior and posterior, with the quirks
+#: of real files. ALPHA improves with calibration, BETA's posterior equals its prior, GAMMA's
+#: seasonal phase improves.
+UPLOAD_SET: tuple[UploadSpec, ...] = (
+    UploadSpec("ALPHA", "Prior", 0.5, scale=1.25, bias=0.15, phase_months=1, noise=0.1,
+               seed=11),
+    UploadSpec("ALPHA", "Posterior", 0.5, scale=1.05, bias=0.03, noise=0.05, seed=12),
+    UploadSpec("BETA", "Prior", 1, version="v2", lon0=0.0, lat_descending=True, scale=0.8,
+               bias=-0.1, noise=0.1, seed=21, lai_units="m2 m-2", calendar="360_day",
+               time_bounds=False),
+    UploadSpec("BETA", "Posterior", 1, version="v2", lon0=0.0, lat_descending=True,
+               scale=0.8, bias=-0.1, noise=0.1, seed=21, lai_units="m2 m-2",
+               calendar="360_day", time_bounds=False),
+    UploadSpec("GAMMA", "Prior", 2, offset=0.25, phase_months=2, noise=0.1, seed=31,
+               calendar="standard", fill_value=-9999.0),
+    UploadSpec("GAMMA", "Posterior", 2, offset=0.25, phase_months=1, noise=0.1, seed=32,
+               calendar="standard", fill_value=-9999.0),
+)
+#: (model, stage) -> linear trend of the SSP runs' carbon per year (relative); BETA's posterior
+#: parameters equal its prior ones, so its futures do not diverge
+SCENARIO_TRENDS = {("BETA", "Prior"): 0.004, ("BETA", "Posterior"): 0.004,
+                   ("GAMMA", "Prior"): 0.003, ("GAMMA", "Posterior"): 0.0045}
+
+
+def land_fields(
+    grid: tuple[np.ndarray, ...], years: tuple[int, int], valid: np.ndarray, seed: int = 5
+) -> dict[str, tuple[np.ndarray, tuple[np.ndarray, ...]]]:
+    """Plausible monthly carbon and vegetation fields in CalLMIP units on ``grid`` where
+    ``valid`` (gpp, nep = gpp - reco, cSoil, lai)."""
+    lat, lon = grid[0], grid[1]
+    gpp = seasonal_field(lat, lon, years, mean=3.5e-8, amplitude=2.5e-8, seed=seed, mask=valid)
+    gpp = np.clip(gpp, 0.0, None)
+    mean = np.where(valid, np.nan_to_num(gpp).mean(axis=0), np.nan)[None]
+    reco = 0.97 * mean + 0.2 * (gpp - mean)
+    fields = {
+        "gpp": gpp,
+        "nep": gpp - reco,
+        "cSoil": np.clip(seasonal_field(lat, lon, years, mean=12.0, amplitude=0.2,
+                                        seed=seed + 1, mask=valid), 0.0, None),
+        "lai": np.clip(seasonal_field(lat, lon, years, mean=2.0, amplitude=1.2, seed=seed + 3,
+                                      mask=valid), 0.0, None),
+    }
+    return {k: (v, grid) for k, v in fields.items()}
+
+
+def write_upload_set(
+    root: Path,
+    years: tuple[int, int] = (2004, 2005),
+    scenario: tuple[int, int] | None = (2015, 2100),
+    specs: tuple[UploadSpec, ...] = UPLOAD_SET,
+) -> dict[tuple[str, str], Path]:
+    """Write the upload of :data:`UPLOAD_SET` under ``root/<model>/`` (historical, monthly,
+    real FLUXCOM heat fluxes plus synthetic carbon fields) and, with ``scenario``, annual SSP370
+    files of gpp, nep and cSoil for BETA and GAMMA under ``root/<model>/ssp370/``."""
+    fields = shipped_fields(years)
+    grid = fields["hfls"][1]
+    valid = np.isfinite(fields["hfls"][0]).all(axis=0)
+    fields.update(land_fields(grid, years, valid))
+    out = {}
+    for spec in specs:
+        out[(spec.model, spec.stage)] = write_upload(Path(root) / spec.model, spec, fields, years)
+    if scenario is not None:
+        n = scenario[1] - scenario[0] + 1
+        t = np.arange(n)[:, None, None]
+        base = {k: np.where(valid, np.nan_to_num(fields[k][0]).mean(axis=0), np.nan)[None]
+                for k in ("gpp", "nep", "cSoil")}
+        for (model, stage), trend in SCENARIO_TRENDS.items():
+            spec = next(s for s in specs if (s.model, s.stage) == (model, stage))
+            annual = {k: (v * (1.0 + trend * t), grid) for k, v in base.items()}
+            ssp = UploadSpec(spec.model, stage, spec.resolution, version=spec.version,
+                             offset=spec.offset, lon0=spec.lon0, frequency="annual",
+                             seed=spec.seed, calendar=spec.calendar)
+            out[(model, f"{stage}-ssp370")] = write_upload(
+                Path(root) / model / "ssp370", ssp, annual, scenario)
     return out

@@ -41,11 +41,11 @@ pytestmark = pytest.mark.slow
 YEARS = (2004, 2005)
 TOLERANCE = 1e-3
 MODELS = (
-    UploadSpec("SHIFT", "Prior", 2, offset=0.25, scale=0.9, bias=3.0, phase_months=1,
+    UploadSpec("SHIFT", "Prior", 2, offset=0.25, scale=0.9, bias=0.06, phase_months=1,
                noise=0.1, seed=1),
-    UploadSpec("COARSE", "Prior", 4, lon0=0.0, lat_descending=True, scale=1.1, bias=-2.0,
+    UploadSpec("COARSE", "Prior", 4, lon0=0.0, lat_descending=True, scale=1.1, bias=-0.04,
                noise=0.1, seed=2),
-    UploadSpec("FINE", "Prior", 1, scale=0.95, bias=1.0, phase_months=-1, noise=0.05, seed=3),
+    UploadSpec("FINE", "Prior", 1, scale=0.95, bias=0.02, phase_months=-1, noise=0.05, seed=3),
 )
 #: product -> (variable, mass weighting in ILAMB 2.7's ilamb.cfg)
 PRODUCTS = {"LE": ("hfls", True), "SH": ("hfss", False)}
