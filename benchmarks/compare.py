@@ -222,7 +222,11 @@ def headline(
     pp = prior_posterior(overall)
     sc = spread_change(overall)
     rows = []
-    for (variable, product, mode), group in overall.groupby(["variable", "product", "mode"]):
+    for (variable, product, mode), rows_vp in overall.groupby(["variable", "product", "mode"]):
+        # models with a prior and a posterior, when there are any: a single-stage file must
+        # not move the mean of one stage only
+        both = _with_both_stages(rows_vp)
+        group = both if len(both) else rows_vp
         prior = group[group["stage"] == "Prior"]["value"]
         post = group[group["stage"] == "Posterior"]["value"]
         changes = pp[(pp["variable"] == variable) & (pp["product"] == product)]

@@ -52,6 +52,10 @@ class Field:
     #: ilamb3 weights a source by its own calendar's bounds (or, without bounds, by the
     #: spacing of its time centres), where ILAMB 2.7 uses the 365-day bounds.
     step_days: np.ndarray | None = None
+    #: Step centres when they are not the bounds' midpoints: ILAMB 2.7 converts a file's times
+    #: to the 365-day calendar date by date, so a 360_day file's centres move (see
+    #: ``benchmarks.gridded._ilamb27_centres``); its cycles and IAV use them.
+    centres: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.values.ndim != 2:
@@ -64,7 +68,9 @@ class Field:
 
     @property
     def time(self) -> np.ndarray:
-        """Time centres (midpoints of the bounds)."""
+        """Time centres (``centres`` when given, else the midpoints of the bounds)."""
+        if self.centres is not None:
+            return self.centres
         return self.time_bounds.mean(axis=1)
 
     @property

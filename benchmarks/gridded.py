@@ -51,6 +51,9 @@ class GriddedSeries:
     #: spacing of the time centres (``ilamb3.dataset.compute_time_measures``)
     step_days: np.ndarray | None = None
     annual: bool = False  # one step per calendar year (``month`` is then 1 everywhere)
+    #: ILAMB 2.7's centre of each step (noleap days since 1850), which differs from the middle
+    #: of the month when a file on another calendar has no bounds
+    ilamb_time: np.ndarray | None = None
 
     @property
     def time_bounds(self) -> np.ndarray:
@@ -88,6 +91,7 @@ class GriddedSeries:
             days=None if self.days is None else self.days[index],
             step_days=None if self.step_days is None else self.step_days[index],
             annual=self.annual,
+            ilamb_time=None if self.ilamb_time is None else self.ilamb_time[index],
         )
 
     def with_values(self, values: np.ndarray, units: str | None = None) -> GriddedSeries:
@@ -105,6 +109,7 @@ class GriddedSeries:
             days=self.days,
             step_days=self.step_days,
             annual=self.annual,
+            ilamb_time=self.ilamb_time,
         )
 
 
@@ -148,6 +153,7 @@ class TimeAxis:
     calendar: str
     step_days: np.ndarray  # ilamb3's weights: bounds lengths, else centre spacing
     annual: bool
+    ilamb_time: np.ndarray | None = None  # ILAMB 2.7's step centres (noleap days since 1850)
 
 
 def _centre_spacing(values: np.ndarray) -> np.ndarray:
@@ -208,7 +214,48 @@ def _time_axis(
         month = month - 1
         year = np.where(month == 0, year - 1, year)
         month = np.where(month == 0, 12, month)
-    return TimeAxis(year, month, cal, np.asarray(step, float), annual)
+    return TimeAxis(year, month, cal, np.asarray(step, float), annual,
+                    _ilamb27_centres(values, bounds, units, cal))
+
+
+def _ilamb27_centres(
+    values: np.ndarray, bounds: np.ndarray | None, units: str, calendar: str
+) -> np.ndarray | None:
+    """The step centres ILAMB 2.7 works with (``ilamblib.GetTime``): the midpoints of the
+    bounds - the file's, or made from the times with the guessed position in the interval -
+    converted date by date to noleap days since 1850-01-01. None when ILAMB itself could not
+    convert them (a 29 February, a 30 February)."""
+    import cftime
+
+    if bounds is None:
+        if values.size < 2:
+            return None
+        d = np.diff(values)
+        dt = d[0]
+        try:
+            t0 = cftime.num2date(values[0], units, calendar)
+            if abs(dt - 365.0) <= 10 or abs(dt - 30.0) > 4:
+                alpha = 0.5
+            else:
+                m0 = cftime.date2num(cftime.datetime(t0.year, 1, 1, calendar=calendar), units,
+                                     calendar)
+                alpha = float(np.clip(np.round((values[0] - m0) / dt, 1), 0, 1))
+        except (ValueError, TypeError):
+            return None
+        d = np.concatenate([[d[0]], d, [d[-1]]])
+        bounds = np.stack([values - alpha * d[:-1], values + (1.0 - alpha) * d[1:]], axis=1)
+    centres = bounds.mean(axis=1)
+    if calendar == "noleap" and units.startswith("days since 1850-01-01"):
+        return centres
+    try:
+        dates = cftime.num2date(centres, units, calendar)
+        return np.asarray([
+            cftime.date2num(cftime.datetime(x.year, x.month, x.day, x.hour, x.minute, x.second),
+                            "days since 1850-01-01 00:00:00", calendar="noleap")
+            for x in dates
+        ], dtype=float)
+    except (ValueError, TypeError):
+        return None
 
 
 LAT_NAMES = ("lat", "latitude")
@@ -281,6 +328,7 @@ def read_reference(
     years_l: list[np.ndarray] = []
     months_l: list[np.ndarray] = []
     steps_l: list[np.ndarray] = []
+    centres_l: list[np.ndarray | None] = []
     grid = None
     calendar = "standard"
     static = False
@@ -305,12 +353,14 @@ def read_reference(
                 years_l.append(year[keep])
                 months_l.append(month[keep])
                 steps_l.append(axis.step_days[keep])
+                centres_l.append(None if axis.ilamb_time is None else axis.ilamb_time[keep])
             else:
                 static = True
                 data = _read_values(var)[None, ...]
                 years_l.append(np.array([years[0]]))
                 months_l.append(np.array([1]))
                 steps_l.append(np.array([1.0]))
+                centres_l.append(None)
             if data.ndim != 3:
                 raise ReferenceDataError(
                     f"{path}: {file_variable!r} has dimensions {var.dimensions}; "
@@ -326,10 +376,12 @@ def read_reference(
     year = np.concatenate(years_l)
     month = np.concatenate(months_l)
     step_days = np.concatenate(steps_l)
+    ilamb_time = None if any(c is None for c in centres_l) else np.concatenate(centres_l)
     order = np.lexsort((month, year))
     if not np.array_equal(order, np.arange(order.size)):
         values, year, month = values[order], year[order], month[order]
         step_days = step_days[order]
+        ilamb_time = None if ilamb_time is None else ilamb_time[order]
     days = days_in_month(year, month, calendar)
     if target_units is not None:
         period = days if needs_period_length(units) else None
@@ -349,6 +401,7 @@ def read_reference(
         static=static,
         days=days,
         step_days=step_days,
+        ilamb_time=ilamb_time,
     )
 
 
@@ -422,6 +475,7 @@ def _read_callmip(path: Path, name: str, years: tuple[int, int] | None) -> Gridd
         days=days_in_month(axis.year, axis.month, axis.calendar),
         step_days=axis.step_days,
         annual=axis.annual,
+        ilamb_time=None if axis.annual else axis.ilamb_time,
     )
 
 

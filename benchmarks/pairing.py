@@ -133,10 +133,24 @@ def make_pair(
     tb = ref.time_bounds
     native = mode.time_weights == "native"
     ref_field = Field(_packed(ref, ref_index, display_units), tb, display_units,
-                      step_days=ref.step_days if native else None)
+                      step_days=ref.step_days if native else None,
+                      centres=None if native else _ilamb_centres(ref, tb))
     com_field = Field(_packed(com, com_index, display_units), tb, display_units,
-                      step_days=com.step_days if native else None)
+                      step_days=com.step_days if native else None,
+                      centres=None if native else _ilamb_centres(com, tb))
     return Pair(ref_field, com_field, cells, nesting, ref_grid, nesting.ref_index[flat])
+
+
+def _ilamb_centres(series: GriddedSeries, time_bounds: np.ndarray) -> np.ndarray | None:
+    """ILAMB 2.7's step centres of a source, if they differ from the bounds' midpoints by
+    more than a minute and stay inside the steps (else None: the midpoints)."""
+    centres = series.ilamb_time
+    if centres is None or centres.shape[0] != time_bounds.shape[0]:
+        return None
+    if np.allclose(centres, time_bounds.mean(axis=1), atol=1e-3):
+        return None
+    inside = (centres >= time_bounds[:, 0] - 1.0) & (centres <= time_bounds[:, 1] + 1.0)
+    return centres if inside.all() else None
 
 
 # --------------------------------------------------------------------------- ilamb3 means

@@ -513,3 +513,49 @@ def write_upload_set(
             out[(model, f"{stage}-ssp370")] = write_upload(
                 Path(root) / model / "ssp370", ssp, annual, scenario)
     return out
+
+
+def write_bad_files(directory: Path, template: Path) -> dict[str, Path]:
+    """Bad uploads next to good ones, made from a good CalLMIP file ``template``: a truncated
+    NetCDF file, a text file with a CalLMIP name, hfls with (time, lon, lat) dimensions, hfls in
+    'W/m2', hfss all missing, and an older duplicate of ``template`` in ``resubmitted/``."""
+    import shutil
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tail = template.name.split("_global_", 1)[1]
+    out: dict[str, Path] = {}
+
+    def named(model: str) -> Path:
+        return directory / f"{model}.v1_global_{tail}"
+
+    data = template.read_bytes()
+    out["truncated"] = named("TRUNC")
+    out["truncated"].write_bytes(data[: len(data) // 2])
+    out["not_netcdf"] = named("TEXT")
+    out["not_netcdf"].write_text("model output will follow\n")
+    for key, model in (("dims", "DIMS"), ("units", "UNITS"), ("empty", "EMPTY")):
+        path = named(model)
+        shutil.copy(template, path)
+        with netCDF4.Dataset(path, "a") as ds:
+            ds.setncattr("Model", f"{model}.v1")
+            if key == "dims":
+                values = ds["hfls"][:]
+                ds.renameVariable("hfls", "hfls_lat_lon")
+                v = ds.createVariable("hfls", "f4", ("time", "lon", "lat"),
+                                      fill_value=np.float32(1e20))
+                v.units = "W m-2"
+                v[:] = np.ma.transpose(values, (0, 2, 1))
+            elif key == "units":
+                ds["hfls"].units = "W/m2"
+            else:
+                var = ds["hfss"]
+                var[:] = np.full(var.shape, var._FillValue, dtype=var.dtype)
+        out[key] = path
+    dup = directory / "resubmitted" / template.name
+    dup.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, dup)
+    old = template.stat().st_mtime - 86400
+    os.utime(dup, (old, old))
+    out["duplicate"] = dup
+    return out

@@ -151,10 +151,17 @@ def test_real_products_perfect_model_through_unit_conversion_and_flipped_grid(tm
     )
     table = confront([out_le], [le], tmp_path / "o1", regions=("global", "AMZ"))
     table_g = confront([out_g], [gleam], tmp_path / "o2", regions=("global",))
-    for t in (table, table_g):
+    for t, tol in ((table, 1e-5), (table_g, 2e-3)):
         scores = t[t["type"] == "score"]
         assert len(scores) > 0
-        np.testing.assert_allclose(scores["value"], 1.0, atol=1e-5)
+        # GLEAM has no time bounds and stamps months at their last day: ILAMB 2.7 (and so the
+        # ilamb27 mode) centres its steps from that guess, a day or so from the model's
+        # mid-month centres, which moves the IAV and cycle of a perfect model by <= 2e-3
+        np.testing.assert_allclose(scores["value"], 1.0, atol=tol)
+    scores_g = table_g[(table_g["type"] == "score")
+                       & table_g["name"].isin(["Bias Score", "RMSE Score",
+                                               "Spatial Distribution Score"])]
+    np.testing.assert_allclose(scores_g["value"], 1.0, atol=1e-5)
     mean = table_g[table_g["name"] == "Period Mean"]["value"].iloc[0]
     assert table_g[table_g["name"] == "Period Mean"]["units"].iloc[0] == "mm d-1"
     assert 0.5 < mean < 3.0  # global land evaporation is about 1.3-1.5 mm/day

@@ -4,8 +4,9 @@ grids that do not match the reference's.
 The "models" are the shipped real FLUXCOM latent and sensible heat (2 degrees, centres offset
 from the usual grid, 365-day calendar, -999 fill values, units 'watt/m2'), regridded
 conservatively and perturbed differently per model onto a model's grid: one 2-degree grid
-shifted by half a cell from FLUXCOM's, one coarsened to 4 degrees with longitudes 0-360 and
-latitudes stored north to south, one 1-degree grid. The real ILAMB 2.7.3 and the real ilamb3 run
+shifted by half a cell from FLUXCOM's (standard calendar, fill value -9999), one coarsened to 4
+degrees with longitudes 0-360, latitudes stored north to south, a 360_day calendar and no
+time bounds, one 1-degree grid (noleap). The real ILAMB 2.7.3 and the real ilamb3 run
 in subprocesses on the very files our confront() reads. Every score, global and in each of
 ILAMB's 14 GFED regions, must agree to 1e-3 (they agree to about 1e-8), and so must the bias,
 RMSE, phase-shift and period-mean scalars (to 1e-3 relative; ILAMB 2.7's model period mean of
@@ -42,9 +43,9 @@ YEARS = (2004, 2005)
 TOLERANCE = 1e-3
 MODELS = (
     UploadSpec("SHIFT", "Prior", 2, offset=0.25, scale=0.9, bias=0.06, phase_months=1,
-               noise=0.1, seed=1),
+               noise=0.1, seed=1, calendar="standard", fill_value=-9999.0),
     UploadSpec("COARSE", "Prior", 4, lon0=0.0, lat_descending=True, scale=1.1, bias=-0.04,
-               noise=0.1, seed=2),
+               noise=0.1, seed=2, calendar="360_day", time_bounds=False),
     UploadSpec("FINE", "Prior", 1, scale=0.95, bias=0.02, phase_months=-1, noise=0.05, seed=3),
 )
 #: product -> (variable, mass weighting in ILAMB 2.7's ilamb.cfg)
