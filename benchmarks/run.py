@@ -180,8 +180,13 @@ def benchmark_uploads(
     variables: Sequence[str] | None = None,
     title: str = "intercomparison",
     campaign: dict | None = None,
+    spinup: pd.DataFrame | None = None,
 ) -> BenchmarkResult:
-    """The coordinators' intercomparison of uploaded files; see the module docstring."""
+    """The coordinators' intercomparison of uploaded files; see the module docstring.
+
+    ``campaign`` adds lines to the report's description; ``spinup`` a spin-up drift table (the
+    UI's benchmark of a finished simulation shows its run's spin-up).
+    """
     paths = [Path(p) for p in paths]
     inventory = collect_uploads(paths, policy)
     outputs = [
@@ -208,5 +213,5 @@ def benchmark_uploads(
                 len(inventory.files), len(outputs))
     return _score_and_report(
         outputs, totals_inputs, config_path, ilamb_root, out_dir, campaign=info, mode=mode,
-        regions=regions, variables=variables, inventory=inventory,
+        regions=regions, variables=variables, inventory=inventory, spinup=spinup,
     )

@@ -136,7 +136,7 @@ def validate_simulation(
     *, model: str, version: str, driver: str, parameter_set: str, param_file: str,
     resolution: float, experiment: str, scenario: str, historical_first: int,
     historical_last: int, transient_start: int, spinup_max_cycles: int, roots: Roots,
-    scenario_gcm: str = "gfdl-esm4", scenario_end: int = 2100,
+    scenario_gcm: str = "gfdl-esm4", scenario_end: int = 2100, collection: str = "",
 ) -> Campaign:
     """Build the one-model, one-parameter-set campaign of a global simulation, or refuse it."""
     problems = []
@@ -190,7 +190,7 @@ def validate_simulation(
         **({"scenarios": [scenario], "scenario_gcms": [scenario_gcm]}
            if scenario != "historical" else {}),
         "scheduler": {"backend": "local", "max_parallel": 2},
-        "run_root": str(roots.runs),
+        "run_root": str(inside(roots.runs, collection or ".", "collection")),
     }
     return _campaign_from_mapping(raw, roots.runs / ".uploads", "global-simulation")[0]
 
@@ -274,7 +274,21 @@ def validate_campaign(config: str, campaign_yaml: str, roots: Roots) -> Path:
     return _campaign_from_mapping(raw, roots.runs / ".uploads", "campaign")[1]
 
 
+Collection = Annotated[str, Field(
+    pattern=rf"^$|{NAME}", title="Collection",
+    description="Runs of one collection are benchmarked together when each finishes (e.g. a "
+    "campaign name shared by the groups' prior and posterior runs); empty: the run root itself")]
+
+
 # ----------------------------------------------------------------------------- benchmark
+def collection_runs(run_dir: Path) -> list[Path]:
+    """The finished runs of a run directory's collection: its sibling run directories (same
+    parent) with a campaign file and CalLMIP files, the given one included, sorted."""
+    siblings = [p for p in run_dir.parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(p for p in siblings
+                  if (p / "campaign.yaml").is_file() and any((p / "callmip").glob("*/*.nc")))
+
+
 def validate_run_dir(run_dir: str, roots: Roots) -> Path:
     """A finished run directory inside the run root, with its campaign and CalLMIP files."""
     path = inside(roots.runs, run_dir, "run_dir")
@@ -284,3 +298,65 @@ def validate_run_dir(run_dir: str, roots: Roots) -> Path:
         raise ParameterError(f"run_dir: {path} has no CalLMIP files in callmip/: "
                              "the simulation has not finished")
     return path
+
+
+# ----------------------------------------------------------------------------- intercomparison
+Mode = Annotated[Literal["ilamb27", "ilamb3"], Field(
+    title="Scoring mode", description="ilamb27: ILAMB 2.7.3 compatible scores (default); "
+    "ilamb3: ilamb3 compatible")]
+CheckPolicy = Annotated[Literal["flag", "skip"], Field(
+    title="Checker policy", description="flag: score the variables the CalLMIP checker accepts "
+    "and flag the file; skip: do not score a file with any checker error")]
+UploadPaths = Annotated[list[Annotated[str, Field(pattern=REL_PATH)]], Field(
+    min_length=1, title="Uploaded files or directories",
+    description="CalLMIP global files, or directories searched for *.nc, relative to the data "
+    "root, e.g. uploads/CLM5 (one entry per line)")]
+OptionalDataPath = Annotated[str, Field(
+    pattern=rf"^$|{REL_PATH}", title="Path in the data root",
+    description="A file or directory relative to the data root; empty: the project's own")]
+ReportName = Annotated[str, Field(
+    pattern=NAME, title="Report name",
+    description="The report is written to <run root>/intercomparison/<name>/")]
+
+
+@dataclass(frozen=True)
+class IntercomparisonInputs:
+    """Validated inputs of the intercomparison deployment."""
+
+    paths: list[Path]
+    references: Path
+    ilamb_root: Path
+    out: Path
+
+
+def validate_intercomparison(
+    paths: list[str], references: str, ilamb_root: str, name: str, roots: Roots
+) -> IntercomparisonInputs:
+    """Every user-given path inside the data root (symlinks resolved), the report inside the run
+    root; the project's own catalog and shipped ILAMB_ROOT when none is given."""
+    problems = []
+    resolved = []
+    for k, given in enumerate(paths):
+        try:
+            path = inside(roots.data, given, f"paths[{k}]")
+            if not path.exists():
+                problems.append(f"paths[{k}]: {path} does not exist")
+            resolved.append(path)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    chosen = {"references": REPO_ROOT / "configs" / "references.yaml",
+              "ilamb_root": REPO_ROOT / "data" / "ILAMB_ROOT"}
+    for what, given in (("references", references), ("ilamb_root", ilamb_root)):
+        if not given:
+            continue
+        try:
+            chosen[what] = inside(roots.data, given, what)
+            if not chosen[what].exists():
+                problems.append(f"{what}: {chosen[what]} does not exist")
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("invalid intercomparison parameters:\n  - "
+                             + "\n  - ".join(problems))
+    out = inside(roots.runs, f"intercomparison/{name}", "name")
+    return IntercomparisonInputs(resolved, chosen["references"], chosen["ilamb_root"], out)
