@@ -356,6 +356,8 @@ def write_upload(
         v = np.roll(v, spec.phase_months, axis=0) * spec.scale + spec.bias * abs(np.nanmean(v))
         if spec.noise:
             v = v + spec.noise * np.nanstd(v) * rng.standard_normal(v.shape)
+        if name in TABLE and TABLE[name].valid_min >= 0:  # no negative GPP, LAI, carbon
+            v = np.clip(v, TABLE[name].valid_min, None)
         nyear = years[1] - years[0] + 1
         if spec.frequency == "annual" and v.shape[0] == 12 * nyear:
             nyear = v.shape[0] // 12

@@ -158,7 +158,8 @@ def test_bad_files_have_reasons_and_the_rest_is_scored(upload) -> None:
     skipped = scores[scores["type"] == "skipped"]
 
     def note(model: str, variable: str) -> str:
-        rows = skipped[(skipped["source"] == model) & (skipped["variable"] == variable)]
+        rows = skipped[(skipped["source"] == model) & (skipped["variable"] == variable)
+                       & (skipped["product"] == "FLUXCOM")]
         assert len(rows), (model, variable)
         return rows["note"].iloc[0]
 
