@@ -104,11 +104,23 @@ def run_ilamb27(
         "regions_nc": str(regions_nc) if regions_nc else None,
         "output": str(work_dir / "ilamb_out"),
     }
-    job_path = work_dir / "ilamb27_job.json"
-    job_path.write_text(json.dumps(job, indent=2))
+    return run_peer_job("benchmarks.peer_ilamb27", job, work_dir, "ILAMB 2.7", python, timeout)
+
+
+def run_peer_job(
+    module: str, job: Mapping, work_dir: Path, label: str, python: str, timeout: float
+) -> PeerResult:
+    """Write ``job`` as JSON, run ``python -m module job.json`` and read its result file.
+
+    The peer writes ``<job stem>_result.json`` next to the job (rows, seconds, peak_mb); a
+    failed run raises :class:`PeerUnavailableError` with the tail of its stderr.
+    """
+    stem = module.rsplit("_", 1)[-1]
+    job_path = Path(work_dir) / f"{stem}_job.json"
+    job_path.write_text(json.dumps(dict(job), indent=2))
     start = time.perf_counter()
     proc = subprocess.run(
-        [python, "-m", "benchmarks.peer_ilamb27", str(job_path)],
+        [python, "-m", module, str(job_path)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -118,9 +130,9 @@ def run_ilamb27(
     )
     if proc.returncode != 0:
         raise PeerUnavailableError(
-            f"ILAMB 2.7 run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+            f"{label} run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
         )
-    result = json.loads((work_dir / "ilamb27_result.json").read_text())
+    result = json.loads(job_path.with_name(f"{stem}_result.json").read_text())
     return PeerResult(
         scores=pd.DataFrame(result["rows"]),
         seconds=float(result.get("seconds", time.perf_counter() - start)),

@@ -24,9 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pandas as pd
-
-from benchmarks.peer_ilamb27 import PeerResult, PeerUnavailableError, _peer_env
+from benchmarks.peer_ilamb27 import PeerResult, _peer_env, run_peer_job
 
 
 def ilamb3_available(python: str = sys.executable) -> str | None:
@@ -64,24 +62,7 @@ def run_ilamb3(
         "models": {k: str(v) for k, v in models.items()},
         "regions": list(regions),
     }
-    job_path = work_dir / "ilamb3_job.json"
-    job_path.write_text(json.dumps(job, indent=2))
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [python, "-m", "benchmarks.peer_ilamb3", str(job_path)],
-        capture_output=True, text=True, timeout=timeout, check=False, env=_peer_env(),
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    if proc.returncode != 0:
-        raise PeerUnavailableError(
-            f"ilamb3 run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-        )
-    result = json.loads((work_dir / "ilamb3_result.json").read_text())
-    return PeerResult(
-        scores=pd.DataFrame(result["rows"]),
-        seconds=float(result.get("seconds", time.perf_counter() - start)),
-        peak_mb=float(result.get("peak_mb", float("nan"))),
-    )
+    return run_peer_job("benchmarks.peer_ilamb3", job, work_dir, "ilamb3", python, timeout)
 
 
 # --------------------------------------------------------------------------- subprocess side

@@ -80,6 +80,21 @@ def inside(root: Path, given: str | Path, what: str) -> Path:
     return resolved
 
 
+def _confined(
+    root: Path, given: str, what: str, problems: list[str], exists=Path.exists
+) -> Path | None:
+    """:func:`inside` that must also exist (``exists``); a problem is appended, not raised, so
+    a form's every problem is reported at once."""
+    try:
+        path = inside(root, given, what)
+    except ParameterError as exc:
+        problems.append(str(exc))
+        return None
+    if not exists(path):
+        problems.append(f"{what}: {path} does not exist")
+    return path
+
+
 # ----------------------------------------------------------------------------- global-simulation
 ModelName = Annotated[str, Field(
     pattern=NAME, title="Model", description="Model name as in CalLMIP file names, e.g. CELM-A "
@@ -157,14 +172,8 @@ def validate_simulation(
                         f"({historical_first})")
     if parameter_set == "posterior" and not param_file:
         problems.append("param_file is required for the posterior parameter set")
-    params_path = None
-    if param_file:
-        try:
-            params_path = inside(roots.data, param_file, "param_file")
-            if not params_path.is_file():
-                problems.append(f"param_file: {params_path} does not exist")
-        except ParameterError as exc:
-            problems.append(str(exc))
+    params_path = (_confined(roots.data, param_file, "param_file", problems, Path.is_file)
+                   if param_file else None)
     if problems:
         raise ParameterError("invalid global-simulation parameters:\n  - "
                              + "\n  - ".join(problems))
@@ -334,29 +343,17 @@ def validate_intercomparison(
 ) -> IntercomparisonInputs:
     """Every user-given path inside the data root (symlinks resolved), the report inside the run
     root; the project's own catalog and shipped ILAMB_ROOT when none is given."""
-    problems = []
-    resolved = []
-    for k, given in enumerate(paths):
-        try:
-            path = inside(roots.data, given, f"paths[{k}]")
-            if not path.exists():
-                problems.append(f"paths[{k}]: {path} does not exist")
-            resolved.append(path)
-        except ParameterError as exc:
-            problems.append(str(exc))
+    problems: list[str] = []
+    resolved = [_confined(roots.data, given, f"paths[{k}]", problems)
+                for k, given in enumerate(paths)]
     chosen = {"references": REPO_ROOT / "configs" / "references.yaml",
               "ilamb_root": REPO_ROOT / "data" / "ILAMB_ROOT"}
     for what, given in (("references", references), ("ilamb_root", ilamb_root)):
-        if not given:
-            continue
-        try:
-            chosen[what] = inside(roots.data, given, what)
-            if not chosen[what].exists():
-                problems.append(f"{what}: {chosen[what]} does not exist")
-        except ParameterError as exc:
-            problems.append(str(exc))
+        if given:
+            chosen[what] = _confined(roots.data, given, what, problems)
     if problems:
         raise ParameterError("invalid intercomparison parameters:\n  - "
                              + "\n  - ".join(problems))
     out = inside(roots.runs, f"intercomparison/{name}", "name")
-    return IntercomparisonInputs(resolved, chosen["references"], chosen["ilamb_root"], out)
+    return IntercomparisonInputs([p for p in resolved if p is not None],
+                                 chosen["references"], chosen["ilamb_root"], out)
