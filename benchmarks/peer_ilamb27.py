@@ -195,14 +195,19 @@ def _main(job_path: str) -> int:  # pragma: no cover - runs in the peer interpre
                                 "mode": "ilamb27-peer",
                             }
                         )
-    seconds = time.perf_counter() - start
+    write_peer_result(job_path, rows, time.perf_counter() - start)
+    return 0
+
+
+def write_peer_result(job_path: str, rows: list[dict], seconds: float) -> None:
+    """The peer side of :func:`run_peer_job`: rows, seconds and this process's peak memory."""
     import resource
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    Path(job_path).with_name("ilamb27_result.json").write_text(
+    path = Path(job_path)
+    path.with_name(path.name.replace("_job.json", "_result.json")).write_text(
         json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb})
     )
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

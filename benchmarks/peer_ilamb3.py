@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from benchmarks.peer_ilamb27 import PeerResult, _peer_env, run_peer_job
+from benchmarks.peer_ilamb27 import PeerResult, _peer_env, run_peer_job, write_peer_result
 
 
 def ilamb3_available(python: str = sys.executable) -> str | None:
@@ -117,13 +117,7 @@ def _main(job_path: str) -> int:  # pragma: no cover - runs in the peer interpre
                     "value": float(rec["value"]) if np.isfinite(rec["value"]) else None,
                     "mode": "ilamb3-peer",
                 })
-    seconds = time.perf_counter() - start
-    import resource
-
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    Path(job_path).with_name("ilamb3_result.json").write_text(
-        json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb})
-    )
+    write_peer_result(job_path, rows, time.perf_counter() - start)
     return 0
 
 
