@@ -53,6 +53,17 @@ SCORE_ORDER = [
 ]
 
 
+def template_environment() -> jinja2.Environment:
+    """The Jinja environment of the report templates (autoescaped, strict)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
 def _uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -98,7 +109,8 @@ def _num(value: object, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
-INTEGER_COLUMNS = frozenset({"n_models", "models", "cycle", "Days", "Months", "job_id"})
+INTEGER_COLUMNS = frozenset({"n_models", "models", "cycle", "Days", "Months", "job_id", "sites",
+                             "days", "metrics_won", "sites_beaten"})
 HEADLINE_LABELS = {
     "n_models": "models",
     "prior_mean": "prior score",
@@ -529,14 +541,7 @@ def write_report(
         "regions": names,
         "inter": icr.context(inter, _table, _uri),
     }
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    html = env.get_template("report.html.j2").render(**context)
+    html = template_environment().get_template("report.html.j2").render(**context)
     index = out_dir / "index.html"
     _atomic_write(out_dir / "scores.csv", scores.to_csv(index=False))
     _atomic_write(

@@ -1,6 +1,6 @@
 """Site confrontation: model grid cells at the CalLMIP flux towers against daily NEE/Qle/Qh.
 
-Contract: :func:`confront_sites` reads the CalLMIP Phase 1 site files
+Contract: :func:`confront_sites` reads the CalLMIP Phase 1 site files (via :mod:`callmip.fluxobs`)
 (``<site>_daily_aggregated_<y0>-<y1>_FLUXNET2015_Flux.nc``: ``NEE_daily``, ``Qle_daily``,
 ``Qh_daily`` with joint uncertainties ``*_uc_daily``), extracts the model grid cell containing
 each tower (or the nearest cell with data within two cells, which the note says) and scores the
@@ -20,7 +20,6 @@ the site's uncertainty, and the ILAMB-style bias score exp(-|bias| / std_obs).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from benchmarks.gridded import check_model_file
 from benchmarks.table import COLUMNS
 from benchmarks.units import convert
 from benchmarks.variables import CALLMIP_UNITS
+from callmip.fluxobs import OBS_VARIABLES, ObsVariable, observation_files, read_observations
 
 logger = logging.getLogger(__name__)
 
@@ -41,34 +41,14 @@ PRODUCT = "FLUXNET2015"
 #: CalLMIP keeps only good-quality days (NEE: often < 30% of days), so a month counts
 #: when it has at least 10 of them.
 MIN_DAYS_PER_MONTH = 10
+#: a file with one grid point matches a tower within this many degrees (twice the half-width)
+SINGLE_POINT_DEG = 0.5
 
 
-@dataclass(frozen=True)
-class SiteVariable:
-    """How a CalLMIP variable is compared with a site variable."""
-
-    model_variable: str
-    site_variable: str
-    uncertainty: str
-    units: str
-    sign: float  # multiply the converted model value by this to get the site's convention
-    note: str
-
-
-SITE_VARIABLES: tuple[SiteVariable, ...] = (
-    SiteVariable(
-        "nep",
-        "NEE_daily",
-        "NEE_uc_daily",
-        "gC m-2 d-1",
-        -1.0,
-        "compared as NEE = -nep, gC m-2 d-1, positive to the atmosphere",
-    ),
-    SiteVariable("hfls", "Qle_daily", "Qle_uc_daily", "W m-2", 1.0, "latent heat flux"),
-    SiteVariable("hfss", "Qh_daily", "Qh_uc_daily", "W m-2", 1.0, "sensible heat flux"),
-)
-
-_SITE_FILE = re.compile(r"^(?P<site>[A-Z]{2}-[A-Za-z0-9]{3})_daily_aggregated_.*_Flux\.nc$")
+#: how each CalLMIP variable meets a site variable (sign of NEE included): one table, in
+#: :mod:`callmip.fluxobs`
+SiteVariable = ObsVariable
+SITE_VARIABLES: tuple[SiteVariable, ...] = OBS_VARIABLES
 
 
 @dataclass(frozen=True)
@@ -84,36 +64,17 @@ class SiteData:
 
 def site_files(sites_dir: Path) -> list[Path]:
     """The CalLMIP site files in ``sites_dir``, sorted by site code."""
-    return sorted(p for p in Path(sites_dir).glob("*.nc") if _SITE_FILE.match(p.name))
+    return sorted(observation_files(sites_dir).values(), key=lambda p: p.name)
 
 
 def read_site(path: Path) -> SiteData:
-    """Read one site file; fill values become NaN, leap days are dropped."""
-    match = _SITE_FILE.match(path.name)
-    if match is None:
-        raise ValueError(f"{path}: not a CalLMIP site file name")
-    with netCDF4.Dataset(path) as ds:
-        t = ds.variables["time"]
-        dates = netCDF4.num2date(
-            t[:],
-            t.units,
-            getattr(t, "calendar", "standard"),
-            only_use_cftime_datetimes=False,
-            only_use_python_datetimes=True,
-        )
-        index = pd.DatetimeIndex(pd.to_datetime(list(dates))).normalize()
-        lat = float(np.ravel(ds.variables["latitude"][:])[0])
-        lon = float(np.ravel(ds.variables["longitude"][:])[0])
-        series = {}
-        for sv in SITE_VARIABLES:
-            if sv.site_variable not in ds.variables:
-                continue
-            value = np.ma.filled(ds.variables[sv.site_variable][:].astype(float), np.nan)
-            unc = np.ma.filled(ds.variables[sv.uncertainty][:].astype(float), np.nan)
-            series[sv.site_variable] = (np.ravel(value), np.ravel(unc))
-    keep = ~((index.month == 2) & (index.day == 29))
-    series = {k: (v[keep], u[keep]) for k, (v, u) in series.items()}
-    return SiteData(match["site"], lat, lon, index[keep], series)
+    """Read one site file; fill values become NaN, leap days are dropped (models are noleap)."""
+    obs = read_observations(path)
+    keep = ~((obs.dates.month == 2) & (obs.dates.day == 29))
+    series = {
+        s.spec.site_variable: (s.value[keep], s.uncertainty[keep]) for s in obs.series.values()
+    }
+    return SiteData(obs.code, obs.lat, obs.lon, obs.dates[keep], series)
 
 
 def _cell(
@@ -124,8 +85,10 @@ def _cell(
     dlon = np.abs(((lon180 - site_lon + 180.0) % 360.0) - 180.0)
     dlat = np.abs(lat - site_lat)
     j, i = int(dlat.argmin()), int(dlon.argmin())
-    half_lat = 0.5 * (float(np.abs(np.diff(lat)).max()) if lat.size > 1 else 180.0)
-    half_lon = 0.5 * (float(np.abs(np.diff(lon180)).min()) if lon.size > 1 else 360.0)
+    # a one-point (site) file covers its own point, not the globe: a scalar latitude would
+    # otherwise match every tower
+    half_lat = 0.5 * (float(np.abs(np.diff(lat)).max()) if lat.size > 1 else SINGLE_POINT_DEG)
+    half_lon = 0.5 * (float(np.abs(np.diff(lon180)).min()) if lon.size > 1 else SINGLE_POINT_DEG)
     if dlat[j] > half_lat + 1e-9 or dlon[i] > half_lon + 1e-9:
         return None
     return j, i
@@ -211,7 +174,13 @@ def _monthly(
 
 
 def site_metrics(model: np.ndarray, obs: np.ndarray, unc: np.ndarray) -> dict[str, float]:
-    """Bias, RMSE, correlation, fraction within uncertainty and bias score of paired series."""
+    """Bias, RMSE, correlation, Nash-Sutcliffe efficiency, fraction within uncertainty,
+    chi-square per day and bias score of paired series.
+
+    NSE = 1 - sum(err^2) / sum((obs - mean(obs))^2) (Nash & Sutcliffe 1970): 1 is perfect, 0 is
+    no better than the observed mean. Chi-square per day = mean((err / unc)^2) over the days
+    with a positive uncertainty: about 1 when the misfit is the size of the measurement error.
+    """
     ok = np.isfinite(model) & np.isfinite(obs)
     n = int(ok.sum())
     if n == 0:
@@ -221,6 +190,9 @@ def site_metrics(model: np.ndarray, obs: np.ndarray, unc: np.ndarray) -> dict[st
     u = unc[ok]
     within = np.abs(err) <= np.where(np.isfinite(u), u, 0.0)
     std_obs = float(o.std())
+    has_unc = np.isfinite(u) & (u > 0)
+    chi2 = float(np.mean((err[has_unc] / u[has_unc]) ** 2)) if has_unc.any() else np.nan
+    ss_obs = float(((o - o.mean()) ** 2).sum())
     bias = float(err.mean())
     corr = float(np.corrcoef(m, o)[0, 1]) if n > 2 and m.std() > 0 and o.std() > 0 else np.nan
     return {
@@ -228,7 +200,9 @@ def site_metrics(model: np.ndarray, obs: np.ndarray, unc: np.ndarray) -> dict[st
         "Bias": bias,
         "RMSE": float(np.sqrt((err**2).mean())),
         "Correlation": corr,
+        "Nash-Sutcliffe Efficiency": 1.0 - float((err**2).sum()) / ss_obs if ss_obs > 0 else np.nan,
         "Fraction Within Uncertainty": float(within.mean()),
+        "Chi-square per day": chi2,
         "Bias Score": float(np.exp(-abs(bias) / std_obs)) if std_obs > 0 else np.nan,
         "Observed Mean": float(o.mean()),
         "Model Mean": float(m.mean()),
@@ -236,6 +210,7 @@ def site_metrics(model: np.ndarray, obs: np.ndarray, unc: np.ndarray) -> dict[st
 
 
 _SCORES = ("Fraction Within Uncertainty", "Bias Score")
+DIMENSIONLESS = ("Correlation", "Nash-Sutcliffe Efficiency", "Chi-square per day")
 
 
 def _rows(base: dict, metrics: dict, units: str, count_name: str) -> list[dict]:
@@ -246,7 +221,7 @@ def _rows(base: dict, metrics: dict, units: str, count_name: str) -> list[dict]:
         if name == "n":
             continue
         kind = "score" if name in _SCORES else "scalar"
-        unit = "1" if name in (*_SCORES, "Correlation") else units
+        unit = "1" if name in (*_SCORES, *DIMENSIONLESS) else units
         rows.append({**base, "name": name, "type": kind, "units": unit, "value": value})
     return rows
 

@@ -5,10 +5,15 @@
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
     callmip benchmark PATHS...        intercomparison of uploaded CalLMIP global files
+    callmip sites FILES_OR_DIRS --obs DIR   check and score Phase 1 site files (flux towers)
     callmip esmvaltool RUN_DIR        write the ESMValTool recipe of a run and run it
     callmip server up|down|status     Prefect server, worker, deployments (configs/server.yaml)
 
-Exit codes: 0 success, 1 a stage failed, 2 invalid input (campaign file, arguments, files).
+Exit codes: 0 success; 1 an unexpected error (its traceback is shown); 2 invalid campaign file,
+arguments or files; 3 a forcing input; 4 a model's inputs (driver); 5 a model's output; 6 reference
+data; 7 spin-up not in equilibrium; 8 the Prefect server (the table: ``callmip.cli_errors``). A
+known error prints one line naming the file, variable and problem; its traceback goes to the run's
+log file (``<run_dir>/campaign.log``) and, with ``-v``, to the terminal.
 Prefect runs with a temporary local server unless ``PREFECT_API_URL`` points at a real one; the
 temporary server's start-up is bounded so the command never hangs waiting for it.
 """
@@ -20,10 +25,13 @@ import logging
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
-from callmip.config import REPO_ROOT, CampaignError, load_campaign
-from callmip.server.profile import ServerError
+from callmip.cli_errors import EXIT_UNEXPECTED, HideKnownErrorTracebacks, classify
+from callmip.config import REPO_ROOT, load_campaign
+from callmip.sites_cli import add_check_options
+from callmip.sites_cli import add_parser as add_sites_parser
 
 DEMO_CAMPAIGN = REPO_ROOT / "configs" / "demo.yaml"
 
@@ -56,7 +64,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _run(campaign_file: Path) -> int:
     campaign = load_campaign(campaign_file)  # validate before anything starts
     _prefect_environment(campaign.run_root)
+    _log_to_file(campaign.run_dir / "campaign.log")
     from flows.campaign import campaign_flow  # imports Prefect with the environment above
+
+    _quiet_terminal()  # Prefect's import set up its own console handler
 
     t0 = time.monotonic()
     report = campaign_flow(str(Path(campaign_file).resolve()))
@@ -76,29 +87,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from callmip.conform.check import check_file
+    from callmip.conform.phase1_sites import load_site_table
 
+    table = load_site_table(args.site_table)
+    obs_dir = args.obs if args.obs.is_dir() else None
     ok = True
     for f in args.files:
-        report = check_file(f)
+        report = check_file(f, obs_dir=obs_dir, site_table=table)
         print(report.render())
         ok &= report.ok
     return 0 if ok else 2
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    """The coordinators' intercomparison of the files groups uploaded."""
+    """The coordinators' intercomparison of the files groups uploaded.
+
+    Exit codes: 0 a report was written with scores; 2 invalid arguments (an unknown region);
+    5 no file could be scored against any reference product (the report lists why); a bad
+    catalog or reference product exits with its own kind (``callmip.cli_errors``).
+    """
     from benchmarks.errors import BenchmarkError
+    from benchmarks.regions import check_regions
     from benchmarks.run import benchmark_uploads
 
+    regions = args.regions or _default_regions()
     try:
-        result = benchmark_uploads(
-            args.paths, args.references, args.ilamb_root, args.out, mode=args.mode,
-            policy=args.on_check_error, regions=args.regions or _default_regions(),
-            variables=args.variables, title=args.title,
-        )
+        check_regions(regions)
     except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: --regions: {exc}", file=sys.stderr)
         return 2
+    result = benchmark_uploads(
+        args.paths, args.references, args.ilamb_root, args.out, mode=args.mode,
+        policy=args.on_check_error, regions=regions, variables=args.variables,
+        title=args.title,
+    )
     inventory = result.intercomparison.inventory if result.intercomparison else []
     counts: dict[str, int] = {}
     for row in inventory:
@@ -108,10 +130,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         if row["status"] != "scored":
             print(f"  {row['status']}: {row['reason'] or row['file']}")
     print(f"report: {result.report}")
-    scored = (result.scores["type"] == "score").any()
-    if not scored:
+    if not (result.scores["type"] == "score").any():
         print("error: no file could be scored against a reference product", file=sys.stderr)
-        return 2
+        return 5
     return 0
 
 
@@ -186,8 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("check", help="check CalLMIP NetCDF files")
     p.add_argument("files", nargs="+", type=Path)
+    add_check_options(p)
     p.set_defaults(func=cmd_check)
     _add_benchmark_parser(sub)
+    add_sites_parser(sub)
     p = sub.add_parser("esmvaltool", help="write and run the ESMValTool recipe of a run directory")
     p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")
     p.add_argument("--scheme", default="area_weighted",
@@ -203,26 +226,79 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Session:
+    """What error reporting needs to know about this invocation (set by main and _run)."""
+
+    verbose: bool = False  # -v: tracebacks of known errors on the terminal too
+    log_file: logging.FileHandler | None = None  # the run's log, once a campaign names its dir
+
+
+def _quiet_terminal() -> None:
+    """Keep known-error tracebacks off every terminal handler (unless -v); Prefect adds its own
+    console handler when it is imported, so this is called again after that import."""
+    if _Session.verbose:
+        return
+    for logger in (logging.getLogger(), logging.getLogger("prefect")):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ) and not any(isinstance(f, HideKnownErrorTracebacks) for f in handler.filters):
+                handler.addFilter(HideKnownErrorTracebacks())
+
+
+def _to_log_file(level: int, msg: str, *args, exc: BaseException | None = None) -> None:
+    """One record straight to the run's log file (not the terminal), if there is one."""
+    if _Session.log_file is not None:
+        _Session.log_file.handle(logging.makeLogRecord({
+            "name": "callmip", "levelno": level, "levelname": logging.getLevelName(level),
+            "msg": msg, "args": args,
+            "exc_info": (type(exc), exc, exc.__traceback__) if exc is not None else None}))
+
+
+def _log_to_file(path: Path) -> None:
+    """Everything, tracebacks included, also goes to the run's log file (appended per run)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    _Session.log_file = handler
+    _to_log_file(logging.INFO, "callmip %s", " ".join(sys.argv[1:]))  # where this run begins
+
+
+def _report(exc: Exception) -> int:
+    """One line for a known user error (traceback to the log file, or the terminal with -v);
+    the traceback on the terminal for anything else. Returns the exit code."""
+    kind = classify(exc)
+    what = f"{kind.name} error" if kind else "unexpected error"
+    _to_log_file(logging.ERROR, "%s (exit %d)", what, kind.code if kind else EXIT_UNEXPECTED,
+                 exc=exc)
+    if kind is None or _Session.verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    if kind is None:
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNEXPECTED
+    print(f"error: {exc}", file=sys.stderr)
+    if _Session.log_file is not None and not _Session.verbose:
+        print(f"({kind.meaning}; details in {_Session.log_file.baseFilename}; "
+              "-v shows the traceback)", file=sys.stderr)
+    return kind.code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _Session.verbose = args.verbose
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("distributed", "numba", "httpx", "prefect", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _quiet_terminal()
     try:
         return args.func(args)
-    except CampaignError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ServerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except Exception as exc:
-        logging.getLogger("callmip").debug("campaign failed", exc_info=True)
-        print(f"error: the campaign failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return _report(exc)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Layout (all under ``<run_root>/<campaign>/``)::
 
     manifest.json      config hash, code version, inputs with checksums, stage timings
     campaign.yaml      the validated campaign as run
+    campaign.log       the run's log: every invocation's messages, tracebacks of errors
     jobs.json          the job ledger (see callmip.scheduler.ledger)
     forcing/           source (CRU-JRA layout) and model-ready forcing
     params/            parameter files used, per model and experiment

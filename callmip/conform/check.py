@@ -8,11 +8,19 @@ bounds); lat/lon coordinates; a sign heuristic for nep against gpp - reco; and t
 posterior-uncertainty variables ``<var>_post_unc`` (only in Posterior files, same units as their
 variable, non-negative, plausible size, CF ``standard_error`` standard name and
 ``ancillary_variables`` link).
+
+Phase 1 site files (``<model>.<version>_Phase1b_Scen<N>_<Site>_<Cal|Val>_<Prior|Posterior>.nc``)
+get the site checks of :mod:`callmip.conform.site_check` instead of the global time and lat/lon
+checks - the daily axis against the site's observation period, scalar lat/lon at the tower, the
+site's role, nep's sign against the observed NEE - and daily site value ranges. Findings are
+ERROR (the protocol is broken; a file or variable with one is not scored), WARNING (the protocol
+is silent or asks softly) or INFO (what was checked, e.g. the day count).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -20,12 +28,22 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from callmip.conform.phase1_sites import Phase1Site, load_site_table
+from callmip.conform.site_check import SiteContext, check_site
 from callmip.conform.table import (
     OPTIMISED,
     REQUIRED_GLOBAL_ATTRS,
+    SITE_FILE_NAME,
     TABLE,
+    parse_site_file_name,
     post_unc_name,
     post_unc_parent,
+)
+from callmip.fluxobs import (
+    FluxObservations,
+    ObservationFileError,
+    observation_files,
+    read_observations,
 )
 
 GLOBAL_NAME = re.compile(
@@ -33,15 +51,13 @@ GLOBAL_NAME = re.compile(
     r"(?P<res>0\.5deg|1deg|2deg)_(?P<freq>monthly|annual|daily)_"
     r"(?P<y0>\d{4})-(?P<y1>\d{4})_(?P<stage>Prior|Posterior)\.nc$"
 )
-SITE_NAME = re.compile(
-    r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_Phase1[ab]_Scen\d_"
-    r"(?P<site>[A-Z]{2}-[A-Za-z0-9]{3})_(?P<calval>Cal|Val)_(?P<stage>Prior|Posterior)\.nc$"
-)
+SITE_NAME = SITE_FILE_NAME
 
 
 class Level(StrEnum):
     ERROR = "ERROR"
     WARNING = "WARNING"
+    INFO = "INFO"
 
 
 @dataclass
@@ -58,6 +74,7 @@ class Finding:
 class CheckReport:
     path: Path
     findings: list[Finding] = field(default_factory=list)
+    site: SiteContext | None = None  # set for Phase 1 site files
 
     @property
     def ok(self) -> bool:
@@ -69,9 +86,16 @@ class CheckReport:
     def warn(self, where: str, message: str) -> None:
         self.findings.append(Finding(Level.WARNING, where, message))
 
+    def note(self, where: str, message: str) -> None:
+        self.findings.append(Finding(Level.INFO, where, message))
+
+    def errors_for(self, where: str) -> list[Finding]:
+        """The ERROR findings about ``where`` (a variable name, 'time', ...)."""
+        return [f for f in self.findings if f.level == Level.ERROR and f.where == where]
+
     def render(self) -> str:
         n_err = sum(f.level == Level.ERROR for f in self.findings)
-        n_warn = len(self.findings) - n_err
+        n_warn = sum(f.level == Level.WARNING for f in self.findings)
         head = f"{'PASS' if self.ok else 'FAIL'} {self.path} ({n_err} errors, {n_warn} warnings)"
         return "\n".join([head, *(f"  {f}" for f in self.findings)])
 
@@ -162,7 +186,7 @@ def _check_latlon(report: CheckReport, ds: netCDF4.Dataset) -> None:
             report.error(name, f"units {got!r}, expected {units!r}")
 
 
-def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str) -> None:
+def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str, site: bool) -> None:
     spec = TABLE[name]
     if name not in ds.variables:
         if spec.required:
@@ -192,11 +216,13 @@ def _check_variable(report: CheckReport, ds: netCDF4.Dataset, name: str) -> None
         report.error(name, "all values are missing")
         return
     lo, hi = float(data.min()), float(data.max())
-    if lo < spec.valid_min or hi > spec.valid_max:
+    vmin, vmax = spec.bounds(site)
+    if lo < vmin or hi > vmax:
         report.error(
             name,
-            f"values {lo:.4g}..{hi:.4g} {units} outside plausible range "
-            f"[{spec.valid_min:g}, {spec.valid_max:g}] (wrong units or sign?)",
+            f"values {lo:.4g}..{hi:.4g} {units} outside plausible range [{vmin:g}, {vmax:g}] "
+            f"for {'daily values at one site' if site else 'global means'} "
+            "(wrong units or sign?)",
         )
 
 
@@ -277,19 +303,36 @@ def _check_post_unc(report: CheckReport, ds: netCDF4.Dataset, stage: str | None)
 
 
 def check_file(
-    path: Path | str, variables: list[str] | None = None, name: str | None = None
+    path: Path | str,
+    variables: list[str] | None = None,
+    name: str | None = None,
+    *,
+    obs_dir: Path | str | None = None,
+    observations: Mapping[str, FluxObservations] | None = None,
+    site_table: Mapping[str, Phase1Site] | None = None,
 ) -> CheckReport:
     """Check one file against the CalLMIP table and conventions.
 
     ``name`` is the file name to apply the naming rules to, when ``path`` is a temporary file
-    that will be renamed once it passes.
+    that will be renamed once it passes. For site files, ``observations`` (site code -> flux
+    observations, as the scorer holds them) or ``obs_dir`` (a directory of CalLMIP flux files)
+    give the period to check against; ``site_table`` replaces protocol v2's site list.
     """
     path = Path(path)
     report = CheckReport(path)
     if not path.is_file():
         report.error("file", "does not exist")
         return report
-    name_match = _check_name(report, name or path.name)
+    site_name = parse_site_file_name(name or path.name)
+    name_match = None if site_name else _check_name(report, name or path.name)
+    obs_label = str(obs_dir) if obs_dir is not None else "the given observations"
+    if site_name is not None and observations is None and obs_dir is not None:
+        try:
+            observations = {code: read_observations(p)
+                            for code, p in observation_files(obs_dir).items()}
+        except ObservationFileError as exc:
+            report.error("observations", str(exc))
+            return report
     try:
         ds = netCDF4.Dataset(path)
     except OSError as exc:
@@ -297,10 +340,14 @@ def check_file(
         return report
     with ds:
         _check_globals(report, ds, name_match)
-        _check_time(report, ds, name_match)
-        _check_latlon(report, ds)
+        if site_name is not None:
+            report.site = check_site(report, ds, site_name, site_table or load_site_table(),
+                                     observations, obs_label)
+        else:
+            _check_time(report, ds, name_match)
+            _check_latlon(report, ds)
         for var_name in variables or list(TABLE):
-            _check_variable(report, ds, var_name)
+            _check_variable(report, ds, var_name, site=site_name is not None)
         _check_nep_sign(report, ds)
-        _check_post_unc(report, ds, _stage(ds, name_match))
+        _check_post_unc(report, ds, _stage(ds, name_match) or (site_name and site_name.stage))
     return report

@@ -2,12 +2,21 @@
 
 Units are the strings the protocol says to write *exactly*; standard names are the CMIP6/CF ones
 where the variable is a CMIP variable (reco and cLiveBioAbove are not and have none). The ranges
-are generous physical bounds for monthly or coarser global means, used by the checker to catch
-unit mistakes (a factor 86400 or 1000 falls far outside them), not to judge science.
+are generous physical bounds used by the checker to catch unit mistakes (a factor 86400 or 1000
+falls far outside them), not to judge science: ``valid_min/max`` for monthly or coarser global
+means, ``site_min/max`` for the daily means of one flux-tower site (Phase 1 site files), where
+the shipped FLUXNET2015 towers span -12..6 gC m-2 d-1 of NEE, -54..204 W m-2 of Qle and
+-210..230 W m-2 of Qh.
+
+Also here: the one formatter and parser of CalLMIP file names, global
+(``<model>.<version>_global_<res>_<freq>_<YYYY-YYYY>_<Prior|Posterior>.nc``) and site
+(``<model>.<version>_Phase1b_Scen<N>_<Site>_<Cal|Val>_<Prior|Posterior>.nc``, protocol v2
+section 7).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -24,6 +33,17 @@ class CalLMIPVariable:
     optimised: bool = False  # NEE, LE and H are the calibration targets: need _post_unc
     alt_units: tuple[str, ...] = ()
     required: bool = True  # hfg: "output only if your model outputs this variable"
+    site_min: float | None = None  # daily mean at one site; None: the global bounds
+    site_max: float | None = None
+
+    def bounds(self, site: bool) -> tuple[float, float]:
+        """Plausible (min, max): daily site values when ``site``, else global means."""
+        if site:
+            return (
+                self.valid_min if self.site_min is None else self.site_min,
+                self.valid_max if self.site_max is None else self.site_max,
+            )
+        return self.valid_min, self.valid_max
 
 
 TABLE: dict[str, CalLMIPVariable] = {
@@ -38,14 +58,16 @@ TABLE: dict[str, CalLMIPVariable] = {
             -2e-6,
             2e-6,
             optimised=True,
+            site_min=-4e-7,  # +-35 gC m-2 d-1
+            site_max=4e-7,
         ),
         CalLMIPVariable(
             "hfls", "Latent heat flux", "W m-2", "surface_upward_latent_heat_flux", -100, 600,
-            optimised=True,
+            optimised=True, site_min=-100, site_max=450,
         ),
         CalLMIPVariable(
             "hfss", "Sensible heat flux", "W m-2", "surface_upward_sensible_heat_flux", -300, 600,
-            optimised=True,
+            optimised=True, site_min=-300, site_max=450,
         ),
         CalLMIPVariable(
             "gpp",
@@ -54,9 +76,16 @@ TABLE: dict[str, CalLMIPVariable] = {
             "gross_primary_productivity_of_biomass_expressed_as_carbon",
             0,
             2e-6,
+            site_min=-1e-9,
+            site_max=4e-7,
         ),
-        CalLMIPVariable("reco", "Total ecosystem respiration", "kgC m-2 s-1", None, 0, 2e-6),
-        CalLMIPVariable("tran", "Transpiration", "kg m-2 s-1", "transpiration_flux", -1e-5, 5e-4),
+        CalLMIPVariable(
+            "reco", "Total ecosystem respiration", "kgC m-2 s-1", None, 0, 2e-6, site_max=3e-7
+        ),
+        CalLMIPVariable(
+            "tran", "Transpiration", "kg m-2 s-1", "transpiration_flux", -1e-5, 5e-4,
+            site_min=-1e-5, site_max=1.5e-4,  # 13 mm d-1
+        ),
         CalLMIPVariable(
             "evspsblsoi",
             "Evaporation from soil (including sublimation)",
@@ -64,14 +93,20 @@ TABLE: dict[str, CalLMIPVariable] = {
             "water_evaporation_flux_from_soil",
             -1e-5,
             5e-4,
+            site_min=-2e-5,
+            site_max=1.5e-4,
         ),
         CalLMIPVariable(
             "hfg", "Ground heat flux", "W m-2", "downward_heat_flux_in_soil", -300, 300,
-            required=False,
+            required=False, site_min=-200, site_max=200,
         ),
-        CalLMIPVariable("ts", "Land surface temperature", "K", "surface_temperature", 150, 350),
         CalLMIPVariable(
-            "lai", "Leaf area index", "1", "leaf_area_index", 0, 20, alt_units=("m2 m-2",)
+            "ts", "Land surface temperature", "K", "surface_temperature", 150, 350,
+            site_min=200, site_max=340,
+        ),
+        CalLMIPVariable(
+            "lai", "Leaf area index", "1", "leaf_area_index", 0, 20, alt_units=("m2 m-2",),
+            site_max=15,
         ),
         CalLMIPVariable(
             "cLiveBioAbove", "Carbon mass in all aboveground live biomass pools", "kg m-2",
@@ -88,6 +123,7 @@ TABLE: dict[str, CalLMIPVariable] = {
         CalLMIPVariable(
             "mrsos", "Moisture in upper portion of soil column (top 10 cm)", "kg m-2",
             "mass_content_of_water_in_soil_layer", 0, 1000,
+            site_max=100,  # 10 cm of soil hold at most 100 kg m-2 of water
         ),
     )
 }
@@ -131,3 +167,53 @@ def global_file_name(
         f"{model}.{version}_global_{RESOLUTION_LABELS[resolution]}_{freq}_"
         f"{y0:04d}-{y1:04d}_{stage}.nc"
     )
+
+
+#: site file names (protocol v2 section 7); Phase1a files (DK-Sor test) follow the same pattern
+SITE_FILE_NAME = re.compile(
+    r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_(?P<phase>Phase1[ab])_"
+    r"Scen(?P<scenario>[1-6])_(?P<site>[A-Z]{2}-[A-Za-z0-9]{3})_(?P<calval>Cal|Val)_"
+    r"(?P<stage>Prior|Posterior)\.nc$"
+)
+#: the Cal/Val label of the file name and the matching ``Cal_Val`` attribute value
+CAL_VAL = {"Cal": "Calibration", "Val": "Validation"}
+
+
+@dataclass(frozen=True)
+class SiteFileName:
+    """The parts of a Phase 1 site file name."""
+
+    model: str
+    version: str
+    phase: str
+    scenario: int
+    site: str
+    calval: str  # Cal | Val
+    stage: str  # Prior | Posterior
+
+    @property
+    def model_id(self) -> str:
+        """``<model>.<version>``, the ``Model`` global attribute."""
+        return f"{self.model}.{self.version}"
+
+    @property
+    def name(self) -> str:
+        return site_file_name(self.model, self.version, self.scenario, self.site, self.calval,
+                              self.stage, phase=self.phase)
+
+
+def site_file_name(
+    model: str, version: str, scenario: int, site: str, calval: str, stage: str,
+    phase: str = "Phase1b",
+) -> str:
+    """``<model>.<version>_Phase1b_Scen<N>_<Site>_<Cal|Val>_<Prior|Posterior>.nc``."""
+    return f"{model}.{version}_{phase}_Scen{scenario}_{site}_{calval}_{stage}.nc"
+
+
+def parse_site_file_name(name: str) -> SiteFileName | None:
+    """The parts of a site file name, or None when ``name`` does not follow the protocol."""
+    m = SITE_FILE_NAME.match(name)
+    if m is None:
+        return None
+    return SiteFileName(m["model"], m["version"], m["phase"], int(m["scenario"]), m["site"],
+                        m["calval"], m["stage"])

@@ -16,7 +16,8 @@ def _profile(args: argparse.Namespace):
 
 
 def cmd_server(args: argparse.Namespace) -> int:
-    """Exit codes: 0 done, 1 the server could not be started/stopped (ServerError, see cli)."""
+    """Exit codes: 0 done, 8 the server could not be started/stopped (ServerError; the table
+    of exit codes is callmip.cli_errors)."""
     profile = _profile(args)
     out = sys.stdout
     if args.action == "up":

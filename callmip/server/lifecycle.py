@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -165,10 +167,27 @@ def _prefect_bin() -> str:
     return found
 
 
-# ----------------------------------------------------------------------------- helpers
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+# ----------------------------------------------------------------------------- ports
+#: Directory of the cross-process port reservations made by :func:`free_port` (one lock file per
+#: port; a reservation lives as long as the process holding the lock, or until released).
+PORT_LOCK_DIR = Path(tempfile.gettempdir()) / "callmip-ports"
+#: open lock files of the ports this process reserved, by port
+_RESERVED: dict[int, object] = {}
+
+
+def port_is_free(port: int, host: str = "127.0.0.1", *, reuse_addr: bool = True) -> bool:
+    """Whether a socket can bind ``host:port`` now.
+
+    ``reuse_addr=True`` asks it as a *server* does: uvicorn (so the Prefect server) and PostgreSQL
+    bind with ``SO_REUSEADDR``, which Linux lets through while connections of an earlier server
+    on that port still sit in TIME_WAIT. That is the right question before ``server up`` (a
+    server restarted on its configured port within a minute must not be refused), and the wrong
+    one for picking a port that some *other* code will bind plainly: a plain ``bind`` fails with
+    EADDRINUSE on a TIME_WAIT port. :func:`free_port` therefore asks with ``reuse_addr=False``.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_addr:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -176,19 +195,71 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def free_port(lo: int, hi: int, host: str = "127.0.0.1") -> int:
-    """A port in ``lo..hi`` that :func:`port_is_free` finds free, tried in random order.
+def _reserve(port: int, host: str) -> bool:
+    """Take this machine's reservation of ``port`` (an exclusive, non-blocking ``flock``).
 
-    Random order because several servers (or test runs) may pick from the same range at once.
+    The lock is held by an open file, so it is released when this process ends, however it
+    ends; and a second reservation of the same port fails even inside this process (``flock``
+    locks belong to the open file, not to the process).
+    """
+    PORT_LOCK_DIR.mkdir(mode=0o1777, parents=True, exist_ok=True)
+    fh = open(PORT_LOCK_DIR / f"{host}-{port}.lock", "a")  # noqa: SIM115 - held on purpose
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return False
+    _RESERVED[port] = fh
+    return True
+
+
+def release_port(port: int) -> None:
+    """Give back a port reserved by :func:`free_port` in this process (no-op otherwise)."""
+    fh = _RESERVED.pop(port, None)
+    if fh is not None:
+        fh.close()  # closing the file releases its flock
+
+
+def free_port(lo: int, hi: int, host: str = "127.0.0.1") -> int:
+    """A port in ``lo..hi`` for a server that will bind it *later*, reserved for this process.
+
+    Choosing a port and binding it later is a race in two ways, and both are closed here:
+    - the port must be bindable by any kind of ``bind``: one in TIME_WAIT passes a check made
+      with ``SO_REUSEADDR`` but fails a plain bind, so the check is made without it;
+    - two callers (tests, benchmarks, servers started side by side, in one process or many)
+      must not pick the same port between the check and the bind: each port handed out is
+      reserved with a lock file until :func:`release_port` or the end of the process, and a
+      reserved port is never handed out again.
+    A process that does not use this function can still take the port; a server start then
+    fails with a clear error (:func:`server_up` checks whose listener answers).
+    Ports are tried in random order because several callers pick from the same range at once.
     """
     ports = list(range(lo, hi + 1))
     random.shuffle(ports)
     for port in ports:
-        if port_is_free(port, host):
+        if port in _RESERVED or not _reserve(port, host):
+            continue
+        if port_is_free(port, host, reuse_addr=False):
             return port
-    raise ServerError(f"no free port in {lo}-{hi} on {host}")
+        release_port(port)
+    raise ServerError(f"no free port in {lo}-{hi} on {host} (every port is in use, in "
+                      f"TIME_WAIT or reserved by another callmip process: {PORT_LOCK_DIR})")
 
 
+def _listeners(port: int) -> set[int]:
+    """PIDs of the processes with a TCP socket listening on ``port`` (any address)."""
+    return {c.pid for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid}
+
+
+def _describe(pid: int) -> str:
+    try:
+        return f"pid {pid}: {' '.join(psutil.Process(pid).cmdline())[:120]}"
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return f"pid {pid}"
+
+
+# ----------------------------------------------------------------------------- helpers
 def _auth_header(profile: ServerProfile) -> dict[str, str]:
     auth = profile.auth_string()
     if not auth:
@@ -233,20 +304,49 @@ def _spawn(role: str, cmd: list[str], env: dict[str, str], profile: ServerProfil
     return ProcessRecord(role, proc.pid, info.create_time(), info.cmdline(), str(log_path))
 
 
+def _ours(rec: ProcessRecord) -> set[int]:
+    """The PIDs of a process we started and of all its descendants."""
+    proc = rec.alive_and_ours()
+    if proc is None:
+        return set()
+    try:
+        return {rec.pid} | {c.pid for c in proc.children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
 def _wait_healthy(profile: ServerProfile, server: ProcessRecord) -> None:
+    """Wait until *our* server answers on the profile's port, or fail clearly.
+
+    A healthy answer alone is not proof: if another process took the port between the
+    ``port_is_free`` check and our server's bind (another Prefect server, say), it would answer
+    while ours exits on EADDRINUSE, and deployments would be registered into a stranger's server.
+    So the port's listener must be our server's process (or a child of it).
+    """
     deadline = time.monotonic() + profile.startup_timeout_s
     while time.monotonic() < deadline:
         if server.alive_and_ours() is None:
+            tail = _log_tail(Path(server.log))
+            if "address already in use" in tail.lower() or "already in use" in tail.lower():
+                others = ", ".join(_describe(p) for p in sorted(_listeners(profile.port)))
+                raise ServerError(
+                    f"port {profile.port} (port of the server profile) was taken by another "
+                    f"process ({others or 'since gone'}) before the Prefect server could bind "
+                    f"it; choose another port or stop that process. Server log {server.log}")
             raise ServerError(
-                f"the Prefect server exited during start-up; log {server.log}:\n"
-                + _log_tail(Path(server.log))
-            )
+                f"the Prefect server exited during start-up; log {server.log}:\n" + tail)
         try:
             status, _ = api_request(profile, "GET", "/health", timeout=2)
-            if status == 200:
-                return
         except (OSError, urllib.error.URLError):
-            pass
+            status = None
+        if status == 200:
+            strangers = _listeners(profile.port) - _ours(server)
+            if not strangers:
+                return
+            raise ServerError(
+                f"port {profile.port} (port of the server profile) is held by another process "
+                f"({', '.join(_describe(p) for p in sorted(strangers))}), which answered in "
+                f"place of the Prefect server we started; choose another port or stop it")
         time.sleep(0.5)
     raise ServerError(
         f"the Prefect server at {profile.api_url} was not healthy after "

@@ -134,8 +134,10 @@ def test_checker_on_real_classic_template_is_specific():
     assert not report.ok
     # the cSoil units attribute hides a zero-width space after 'kg m-2'
     assert "cSoil: units 'kg m-2\\\\u200b' (contains invisible/non-ASCII characters)" in text
-    # lat/lon are scalar variables without units in this file
-    assert "lat: units None, expected 'degrees_north'" in text
+    # lat/lon are scalar variables without units in this file: a warning for a site file (the
+    # protocol's example puts the units on the (latitude) coordinate, which the file has)
+    assert "WARNING lat: scalar lat has no units attribute" in text
+    assert [f.where for f in report.findings if f.level == "ERROR"] == ["cSoil"]
     # every other units attribute is right
     for name in ("nep", "hfls", "hfss", "gpp", "reco", "tran", "evspsblsoi", "hfg", "ts", "lai",
                  "cLiveBioAbove", "mrso", "mrsos"):

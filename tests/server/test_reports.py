@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from callmip.report_links import report_url
-from callmip.server.lifecycle import free_port
+from callmip.server.lifecycle import free_port, release_port
 from callmip.server.reports import serve
 
 
@@ -31,16 +31,17 @@ def served(tmp_path):
     servers = []
 
     def start(auth: str | None = None) -> str:
-        port = free_port(4400, 4499)
+        port = free_port(4300, 4399)
         server = serve(root, "127.0.0.1", port, auth)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+        servers.append((server, port))
         return f"http://127.0.0.1:{port}"
 
     yield root, start
-    for server in servers:
+    for server, port in servers:
         server.shutdown()
         server.server_close()
+        release_port(port)
 
 
 def get(url: str, auth: str | None = None, method: str = "GET") -> tuple[int, bytes]:

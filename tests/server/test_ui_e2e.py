@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from callmip.server import load_profile
-from callmip.server.lifecycle import api_request, free_port
+from callmip.server.lifecycle import api_request, free_port, release_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -55,9 +55,12 @@ def ui(tmp_path_factory):
                                                       noise=0.1), fields, (2004, 2005))
     (prior / "campaign.yaml").write_text("name: sim_CELM-A.v1_prior_S3_2deg\n")
     path = tmp / "server.yaml"
+    port = free_port(4300, 4399)  # reserved for this module (released below)
+    report_port = free_port(4300, 4399)
     path.write_text(yaml.safe_dump({
-        "home": str(tmp / "home"), "port": free_port(4300, 4399), "data_root": str(data),
-        "run_root": str(tmp / "runs"), "worker_limit": 2, "startup_timeout_s": 300}))
+        "home": str(tmp / "home"), "port": port, "report_port": report_port,
+        "data_root": str(data), "run_root": str(tmp / "runs"), "worker_limit": 2,
+        "startup_timeout_s": 300}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     cli = [sys.executable, "-m", "callmip.cli", "server"]
     up = subprocess.run([*cli, "up", "--profile", str(path)], env=env, capture_output=True,
@@ -69,6 +72,8 @@ def ui(tmp_path_factory):
     finally:
         subprocess.run([*cli, "down", "--profile", str(path)], env=env, capture_output=True,
                        timeout=300, check=False)
+        release_port(port)
+        release_port(report_port)
 
 
 def deployment(profile, flow, name):
