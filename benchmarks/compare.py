@@ -79,9 +79,17 @@ def ensemble_spread(scores: pd.DataFrame) -> pd.DataFrame:
     return out[out["n_models"] >= 2].reset_index(drop=True)
 
 
+def _with_both_stages(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the models that have both a prior and a posterior (a spread 'before and after'
+    must be over the same models)."""
+    stages = scores.groupby("source")["stage"].agg(lambda s: {"Prior", "Posterior"} <= set(s))
+    return scores[scores["source"].isin(stages[stages].index)]
+
+
 def spread_change(scores: pd.DataFrame) -> pd.DataFrame:
-    """Ensemble spread (std across models) prior vs posterior and its change."""
-    spread = ensemble_spread(scores)
+    """Ensemble spread (std across models) prior vs posterior and its change, over the models
+    that have both stages."""
+    spread = ensemble_spread(_with_both_stages(scores) if len(scores) else scores)
     keys = ["variable", "product", "region", "name", "mode", "units"]
     if spread.empty:
         return pd.DataFrame(columns=[*keys, "spread_prior", "spread_posterior", "change"])
@@ -125,6 +133,7 @@ def _lat_weights(lat: np.ndarray, nlon: int) -> np.ndarray:
 def map_spread(maps_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
     """Inter-model std of period-mean maps, area-weighted over cells common to all models."""
     sel = _gridded_scores(scores)
+    sel = _with_both_stages(sel) if len(sel) else sel
     rows = []
     for (variable, product), group in sel.groupby(["variable", "product"]):
         models = sorted(group["source"].unique())
@@ -177,8 +186,19 @@ def map_spread(maps_dir: Path, scores: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def headline(scores: pd.DataFrame, maps_dir: Path | None = None) -> pd.DataFrame:
-    """Per variable/product (global Overall Score): closer to observations? spread smaller?"""
+def headline(
+    scores: pd.DataFrame,
+    maps_dir: Path | None = None,
+    *,
+    intervals: pd.DataFrame | None = None,
+    spread_intervals: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per variable/product (global Overall Score): closer to observations? spread smaller?
+
+    With the bootstrap tables of :mod:`benchmarks.intercompare` (``intervals`` of the changes,
+    ``spread_intervals``) it
+    also says how many models improved beyond the noise and the interval of the spread change.
+    """
     overall = scores[
         (scores["name"] == "Overall Score")
         & (scores["region"] == "global")
@@ -202,7 +222,11 @@ def headline(scores: pd.DataFrame, maps_dir: Path | None = None) -> pd.DataFrame
     pp = prior_posterior(overall)
     sc = spread_change(overall)
     rows = []
-    for (variable, product, mode), group in overall.groupby(["variable", "product", "mode"]):
+    for (variable, product, mode), rows_vp in overall.groupby(["variable", "product", "mode"]):
+        # models with a prior and a posterior, when there are any: a single-stage file must
+        # not move the mean of one stage only
+        both = _with_both_stages(rows_vp)
+        group = both if len(both) else rows_vp
         prior = group[group["stage"] == "Prior"]["value"]
         post = group[group["stage"] == "Posterior"]["value"]
         changes = pp[(pp["variable"] == variable) & (pp["product"] == product)]
@@ -225,6 +249,7 @@ def headline(scores: pd.DataFrame, maps_dir: Path | None = None) -> pd.DataFrame
             }
         )
     out = pd.DataFrame(rows, columns=cols)
+    out = _with_intervals(out, intervals, spread_intervals)
     if maps_dir is not None:
         ms = map_spread(maps_dir, scores)
         if not ms.empty:
@@ -239,4 +264,31 @@ def headline(scores: pd.DataFrame, maps_dir: Path | None = None) -> pd.DataFrame
                 on=["variable", "product"],
                 how="left",
             )
+    return out
+
+
+def _with_intervals(
+    out: pd.DataFrame, changes: pd.DataFrame | None, spread: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Add 'improved beyond noise' and the spread change's interval (Overall Score)."""
+    if changes is not None and not changes.empty and not out.empty:
+        ov = changes[changes["name"] == "Overall Score"]
+        beyond = []
+        for rec in out.itertuples():
+            c = ov[(ov["variable"] == rec.variable) & (ov["product"] == rec.product)]
+            good = int(((c["ci_low"] > 0) & ~c["within_noise"].astype(bool)).sum())
+            beyond.append(f"{good}/{len(c)}")
+        out = out.assign(models_improved_beyond_noise=beyond)
+    if spread is not None and not spread.empty and not out.empty:
+        sp = spread[spread["name"] == "Overall Score"]
+        ci, noise = [], []
+        for rec in out.itertuples():
+            s = sp[(sp["variable"] == rec.variable) & (sp["product"] == rec.product)]
+            if len(s):
+                ci.append(f"{s['ci_low'].iloc[0]:+.3f} to {s['ci_high'].iloc[0]:+.3f}")
+                noise.append(bool(s["within_noise"].iloc[0]))
+            else:
+                ci.append("-")
+                noise.append(None)
+        out = out.assign(spread_change_ci=ci, spread_change_within_noise=noise)
     return out

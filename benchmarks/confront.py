@@ -1,16 +1,20 @@
 """Confront model outputs with the reference catalog and produce the long score table.
 
-Contract: :func:`confront` takes CalLMIP-conformed monthly files (one per model and stage), the
-resolved catalog and an output directory. For every available product and every model file it
-reads the model variable, keeps the (year, month) steps both cover inside the product period,
-regrids the model conservatively to the product's grid (the project's ``regrid`` package; not
-at all when the grids are identical), packs the cells valid in both, runs the registered
-analyses of the chosen mode and adds the overall score. It returns the scores as a long
-pandas table (ilamb3's columns plus stage, variable, product, mode and a note) and writes, per
-confrontation, a small NetCDF of maps and regional annual cycles under ``out_dir/maps`` for the
-report. Anything that cannot be scored (product missing, variable absent from a model file, no
-common period) becomes a row of type ``'skipped'`` whose note says why; a non-conformant model
-file raises :class:`~benchmarks.errors.ModelOutputError`.
+Contract: :func:`confront_all` takes CalLMIP files (one per model and stage, on any regular
+grid), the resolved catalog and an output directory. For every available product and every
+model file it reads the model variable, keeps the (year, month) steps both cover inside the
+product period (a model with annual steps is compared with the product's annual means), puts
+both on the common grid of the mode's tool (:mod:`benchmarks.pairing`), runs the registered
+analyses of the chosen mode and adds the overall score. It returns the scores as a long pandas
+table (ilamb3's columns plus stage, variable, product, mode and a note), optionally the same
+scores year by year (for the bootstrap intervals of :mod:`benchmarks.intercompare`), and
+writes, per confrontation, a small NetCDF of maps (on the reference grid, so every model's maps
+can be compared) and regional annual cycles under ``out_dir/maps`` for the report.
+
+Nothing a file contains can abort the run: a product that is missing, a model file that cannot
+be opened, is not CalLMIP, lacks the variable, has wrong units or dimensions, only missing
+values, or no common period with the product becomes a row of type ``'skipped'`` whose note
+names the file, the variable and the problem, and the other files are still scored.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -29,22 +33,17 @@ import pandas as pd
 
 from benchmarks.analyses import build_analyses, overall_rows
 from benchmarks.catalog import ReferenceProduct
-from benchmarks.errors import NotComparableError
-from benchmarks.fields import (
-    Cells,
-    Field,
-    cell_areas,
-)
+from benchmarks.errors import BenchmarkError
+from benchmarks.fields import Cells, Field
 from benchmarks.gridded import GriddedSeries, check_model_file, read_model_variable, read_reference
 from benchmarks.modes import ScoringMode, get_mode
-from benchmarks.regions import DEFAULT_REGIONS, region_masks
+from benchmarks.pairing import Pair, PairCache, make_pair, native_period_means
+from benchmarks.regions import DEFAULT_REGIONS, check_regions
 from benchmarks.table import COLUMNS
-from benchmarks.units import convert, needs_period_length
 
 logger = logging.getLogger(__name__)
 
 Stage = Literal["Prior", "Posterior"]
-
 
 #: Map fields stored per confrontation for figures (2-D on the reference grid).
 STORED_MAPS = (
@@ -56,6 +55,9 @@ STORED_MAPS = (
     "phase_shift",
     "cycle_score",
 )
+#: Columns of the year-by-year score table (one row per year, region and score).
+YEARLY_COLUMNS = ["source", "stage", "variable", "product", "region", "name", "year", "value",
+                  "mode"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,18 @@ class ModelOutput:
     stage: Stage
     monthly_path: Path
     daily_path: Path | None = None
+    #: years the file name promises (helps read files without time bounds)
+    years: tuple[int, int] | None = None
+    #: variables not to score (the checker found errors in them), with the reason
+    unusable: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Confrontation:
+    """Scores over the product period, and (optionally) year by year."""
+
+    scores: pd.DataFrame
+    yearly: pd.DataFrame
 
 
 def _skip_row(source: str, stage: str, product: ReferenceProduct, mode: str, note: str) -> dict:
@@ -93,63 +107,47 @@ def _common_steps(model: GriddedSeries, ref: GriddedSeries) -> tuple[np.ndarray,
     return mi, ri
 
 
-def _clipped(bounds: np.ndarray) -> np.ndarray:
-    return np.clip(bounds, -90.0, 90.0)
-
-
-def _regrid(model: GriddedSeries, ref: GriddedSeries, cache: dict) -> np.ndarray:
-    """Model values on the reference grid (conservative; identity for identical grids)."""
-    if model.same_grid(ref):
-        return model.values
-    import xarray as xr
-
-    from regrid import Grid, Regridder
-
-    key = (model.lat.tobytes(), model.lon.tobytes(), ref.lat.tobytes(), ref.lon.tobytes())
-    if key not in cache:
-        src = Grid(
-            lat=model.lat,
-            lon=model.lon,
-            lat_bounds=_clipped(model.lat_bounds),
-            lon_bounds=model.lon_bounds,
-        )
-        dst = Grid(
-            lat=ref.lat, lon=ref.lon, lat_bounds=_clipped(ref.lat_bounds), lon_bounds=ref.lon_bounds
-        )
-        cache[key] = Regridder(src, dst, method="conservative")
-    da = xr.DataArray(
-        model.values,
-        dims=("time", "lat", "lon"),
-        coords={"lat": model.lat, "lon": model.lon},
-    )
-    out = cache[key](da)
-    return np.asarray(out.transpose("time", "lat", "lon").values, dtype=np.float64)
-
-
-def _cells_for(ref: GriddedSeries, valid: np.ndarray, regions: Sequence[str], cache: dict) -> Cells:
-    """Packed cells of the reference grid where both data sets have values."""
-    key = (ref.lat.tobytes(), ref.lon.tobytes(), tuple(regions))
-    if key not in cache:
-        area = cell_areas(ref.lat_bounds, ref.lon_bounds)
-        cache[key] = (area, region_masks(ref.lat, ref.lon, regions))
-    area, masks = cache[key]
-    flat = np.flatnonzero(valid.ravel())
-    return Cells(
-        lat=ref.lat,
-        lon=ref.lon,
-        flat_index=flat,
-        area=area.ravel()[flat],
-        regions={name: m.ravel()[flat] for name, m in masks.items()},
+def annual_means(series: GriddedSeries) -> GriddedSeries:
+    """Calendar-year means of a monthly series (months weighted by their length; a year
+    needs all 12 months), as ILAMB coarsens a reference to a model's annual steps."""
+    years = np.unique(series.year)
+    keep, values, steps = [], [], []
+    days = series.days if series.days is not None else np.ones(series.year.size)
+    for y in years:
+        sel = np.flatnonzero(series.year == y)
+        if sel.size != 12:
+            continue
+        w = days[sel]
+        block = series.values[sel].astype(np.float64)
+        ok = np.isfinite(block)
+        num = np.where(ok, block, 0.0) * w[:, None, None]
+        den = ok * w[:, None, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values.append(np.where(ok.all(axis=0), num.sum(axis=0) / den.sum(axis=0), np.nan))
+        keep.append(y)
+        steps.append(w.sum())
+    out = np.asarray(values) if values else np.empty((0, *series.values.shape[1:]))
+    year = np.asarray(keep, dtype=int)
+    return GriddedSeries(
+        values=out, year=year, month=np.ones_like(year), lat=series.lat, lon=series.lon,
+        lat_bounds=series.lat_bounds, lon_bounds=series.lon_bounds, units=series.units,
+        source=series.source, days=np.asarray(steps, float), step_days=np.asarray(steps, float),
+        annual=True,
     )
 
 
-def _regional_cycles(field: Field, cells: Cells, regions: Sequence[str]) -> np.ndarray:
+def maps_path(out_dir: Path, source: str, stage: str, variable: str, product: str) -> Path:
+    """Where the maps of one confrontation are stored."""
+    return Path(out_dir) / "maps" / f"{source}_{stage}_{variable}_{product}.nc"
+
+
+def _regional_cycles(field_: Field, cells: Cells, regions: Sequence[str]) -> np.ndarray:
     """Area-weighted regional mean annual cycle, (region, 12)."""
-    cycle = field.cycle_by_month
+    cycle = field_.cycle_by_month
     out = np.full((len(regions), 12), np.nan)
     for i, region in enumerate(regions):
         member = cells.region(region)
-        w = cells.area * member
+        w = cells.area_in(region) * member
         ok = np.isfinite(cycle) & (w > 0)[None, :]
         num = np.where(ok, cycle * w[None, :], 0.0).sum(axis=1)
         den = np.where(ok, w[None, :], 0.0).sum(axis=1)
@@ -158,45 +156,37 @@ def _regional_cycles(field: Field, cells: Cells, regions: Sequence[str]) -> np.n
     return out
 
 
-def maps_path(out_dir: Path, source: str, stage: str, variable: str, product: str) -> Path:
-    """Where the maps of one confrontation are stored."""
-    return Path(out_dir) / "maps" / f"{source}_{stage}_{variable}_{product}.nc"
-
-
 def _write_maps(
     path: Path,
-    cells: Cells,
+    pair: Pair,
     maps: dict[str, np.ndarray],
     cycles: dict[str, np.ndarray],
     regions: Sequence[str],
     attrs: dict[str, str],
 ) -> None:
-    """Write the maps atomically (temporary file in the same directory, then rename)."""
+    """Write the maps (on the reference grid) atomically: temporary file, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     os.close(fd)
+    grid = pair.ref_grid
     try:
         with netCDF4.Dataset(tmp, "w") as ds:
             ds.setncatts(attrs)
-            ds.createDimension("lat", cells.lat.size)
-            ds.createDimension("lon", cells.lon.size)
+            ds.createDimension("lat", grid.lat.size)
+            ds.createDimension("lon", grid.lon.size)
             ds.createDimension("region", len(regions))
             ds.createDimension("month", 12)
-            ds.createVariable("lat", "f8", ("lat",))[:] = cells.lat
-            ds.createVariable("lon", "f8", ("lon",))[:] = cells.lon
+            ds.createVariable("lat", "f8", ("lat",))[:] = grid.lat
+            ds.createVariable("lon", "f8", ("lon",))[:] = grid.lon
             rv = ds.createVariable("region", str, ("region",))
             for i, r in enumerate(regions):
                 rv[i] = r
             for name, packed in maps.items():
                 v = ds.createVariable(
-                    name,
-                    "f4",
-                    ("lat", "lon"),
-                    zlib=True,
-                    complevel=1,
+                    name, "f4", ("lat", "lon"), zlib=True, complevel=1,
                     fill_value=np.float32(np.nan),
                 )
-                v[:] = cells.unpack(packed).astype(np.float32)
+                v[:] = pair.to_reference_grid(np.asarray(packed, float)).astype(np.float32)
             for name, cyc in cycles.items():
                 ds.createVariable(name, "f8", ("region", "month"))[:] = cyc
         os.replace(tmp, path)
@@ -241,9 +231,24 @@ def confront(
     *,
     sites_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """Score every model file against every available product; return the long table.
+    """Score every model file against every available product; return the long table."""
+    return confront_all(model_files, catalog, out_dir, mode, regions, sites_dir=sites_dir).scores
 
-    ``sites_dir`` (optional) adds the flux-tower site confrontation of :mod:`benchmarks.sites`.
+
+def confront_all(
+    model_files: Sequence[ModelOutput],
+    catalog: Sequence[ReferenceProduct],
+    out_dir: Path,
+    mode: str = "ilamb27",
+    regions: Sequence[str] = DEFAULT_REGIONS,
+    *,
+    sites_dir: Path | None = None,
+    yearly: bool = False,
+) -> Confrontation:
+    """Score every model file against every available product (see the module docstring).
+
+    ``sites_dir`` (optional) adds the flux-tower site confrontation of :mod:`benchmarks.sites`;
+    ``yearly`` also scores each whole year of each confrontation on its own.
     """
     scoring = get_mode(mode)
     out_dir = Path(out_dir)
@@ -251,19 +256,26 @@ def confront(
     regions = tuple(regions)
     if "global" not in regions:
         regions = ("global", *regions)
-    for output in model_files:
-        check_model_file(output.monthly_path, output.stage)
+    check_regions(regions)
 
     rows: list[dict] = []
-    regrid_cache: dict = {}
-    cells_cache: dict = {}
+    year_rows: list[dict] = []
+    usable: list[ModelOutput] = []
+    for output in model_files:
+        try:
+            check_model_file(output.monthly_path, output.stage)
+            usable.append(output)
+        except BenchmarkError as exc:
+            rows.extend(_skip_row(output.model, output.stage, p, scoring.name, str(exc))
+                        for p in catalog)
+    cache = PairCache()
     for product in catalog:
         if not product.available:
             rows.extend(
                 _skip_row(
                     o.model, o.stage, product, scoring.name, product.skip_reason or product.status
                 )
-                for o in model_files
+                for o in usable
             )
     # One variable at a time: its references stay in memory while each model file's field is
     # read once (a 20-year 0.5-degree field is 0.5 GB), then released.
@@ -276,38 +288,69 @@ def confront(
             p.key: read_reference(p.paths, p.file_variable, p.units or "", None, p.period)
             for p in products
         }
-        for output in model_files:
+        for output in usable:
+            reason = _unusable_reason(output, variable)
+            if reason is not None:
+                rows.extend(_skip_row(output.model, output.stage, p, scoring.name, reason)
+                            for p in products)
+                continue
             try:
-                native = read_model_variable(output.monthly_path, variable)
-            except NotComparableError as exc:
+                native = read_model_variable(output.monthly_path, variable, output.years)
+            except (BenchmarkError, OSError, ValueError) as exc:
                 rows.extend(
                     _skip_row(output.model, output.stage, p, scoring.name, str(exc))
                     for p in products
                 )
                 continue
             for product in products:
-                rows.extend(
-                    _confront_one(
-                        output,
-                        product,
-                        references[product.key],
-                        native,
-                        scoring,
-                        regions,
-                        out_dir,
-                        regrid_cache,
-                        cells_cache,
-                    )
+                got, got_years = _confront_one(
+                    output, product, references[product.key], native, scoring, regions,
+                    out_dir, cache, yearly,
                 )
+                rows.extend(got)
+                year_rows.extend(got_years)
             del native
         del references
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if sites_dir is not None:
         from benchmarks.sites import confront_sites
 
-        site_rows = confront_sites(model_files, sites_dir, out_dir)
+        site_rows = confront_sites(usable, sites_dir, out_dir)
         frame = pd.concat([frame, site_rows], ignore_index=True)
-    return frame
+    return Confrontation(frame, pd.DataFrame(year_rows, columns=YEARLY_COLUMNS))
+
+
+def _unusable_reason(output: ModelOutput, variable: str) -> str | None:
+    """The checker's reason not to score ``variable`` (or an input of a derived one)."""
+    from benchmarks.variables import DERIVED
+
+    needed = DERIVED[variable].inputs if variable in DERIVED else (variable,)
+    for name in needed:
+        if name in output.unusable:
+            return f"{output.monthly_path}: variable {name!r} not scored: {output.unusable[name]}"
+    return None
+
+
+def _select(
+    output: ModelOutput, product: ReferenceProduct, ref_all: GriddedSeries, model: GriddedSeries
+) -> tuple[GriddedSeries, GriddedSeries] | str:
+    """The steps both cover (or why there are none)."""
+    if ref_all.static:
+        inside = (model.year >= product.period[0]) & (model.year <= product.period[1])
+        if not inside.any():
+            inside = np.ones(model.year.shape, dtype=bool)
+        mean = np.nanmean(model.values[inside], axis=0)[None]
+        return model.select(np.flatnonzero(inside)[:1]).with_values(mean), ref_all
+    ref = annual_means(ref_all) if model.annual and not ref_all.annual else ref_all
+    mi, ri = _common_steps(model, ref)
+    if mi.size == 0:
+        step = "years" if model.annual else "months"
+        return (
+            f"{output.monthly_path}: no common {step} with {product.product}: model "
+            f"{model.year.min()}-{model.year.max()}, {product.product} "
+            f"{ref_all.year.min()}-{ref_all.year.max()}"
+        )
+    return model.select(mi), ref.select(ri)
 
 
 def _confront_one(
@@ -318,67 +361,37 @@ def _confront_one(
     scoring: ScoringMode,
     regions: Sequence[str],
     out_dir: Path,
-    regrid_cache: dict,
-    cells_cache: dict,
-) -> list[dict]:
-    if ref_all.static:
-        inside = (model.year >= product.period[0]) & (model.year <= product.period[1])
-        if not inside.any():
-            inside = np.ones(model.year.shape, dtype=bool)
-        mean = np.nanmean(model.values[inside], axis=0)[None]
-        model_sel = model.select(np.flatnonzero(inside)[:1]).with_values(mean)
-        ref_sel = ref_all
-    else:
-        mi, ri = _common_steps(model, ref_all)
-        if mi.size == 0:
-            note = (
-                f"no common months: model {model.year.min()}-{model.year.max()}, "
-                f"{product.product} {ref_all.year.min()}-{ref_all.year.max()}"
-            )
-            return [_skip_row(output.model, output.stage, product, scoring.name, note)]
-        model_sel, ref_sel = model.select(mi), ref_all.select(ri)
-    com_values = _regrid(model_sel, ref_sel, regrid_cache)
-    valid = np.isfinite(ref_sel.values).any(axis=0) & np.isfinite(com_values).any(axis=0)
-    if not valid.any():
-        note = "model and reference share no valid grid cell"
-        return [_skip_row(output.model, output.stage, product, scoring.name, note)]
-    cells = _cells_for(ref_sel, valid, regions, cells_cache)
-    ny_nx = valid.size
-    tb = ref_sel.time_bounds
-    # pack the common cells first, then convert: a fraction of the grid, in float64
-    ref_packed = convert(
-        ref_sel.values.reshape(-1, ny_nx)[:, cells.flat_index],
-        ref_sel.units,
-        product.display_units,
-        days_in_period=ref_sel.days if needs_period_length(ref_sel.units) else None,
-    )
-    com_packed = convert(
-        com_values.reshape(-1, ny_nx)[:, cells.flat_index], model.units, product.display_units
-    )
-    ref_field = Field(ref_packed, tb, product.display_units)
-    com_field = Field(com_packed, tb, product.display_units)
-    rows, maps, notes = score_pair(
-        ref_field,
-        com_field,
-        cells,
-        variable=product.variable,
-        mode=scoring,
-        regions=regions,
-        mass_weighting=product.mass_weighting,
-        skip_analyses=product.skip_analyses,
-    )
+    cache: PairCache,
+    yearly: bool,
+) -> tuple[list[dict], list[dict]]:
+    selected = _select(output, product, ref_all, model)
+    if isinstance(selected, str):
+        return [_skip_row(output.model, output.stage, product, scoring.name, selected)], []
+    model_sel, ref_sel = selected
+    pair = make_pair(ref_sel, model_sel, scoring, regions, product.display_units, cache)
+    if pair is None:
+        note = (f"{output.monthly_path}: {product.variable} and {product.product} share no "
+                "grid cell with data")
+        return [_skip_row(output.model, output.stage, product, scoring.name, note)], []
+    options = {"variable": product.variable, "mode": scoring, "regions": regions,
+               "mass_weighting": product.mass_weighting, "skip_analyses": product.skip_analyses}
+    rows, maps, notes = score_pair(pair.ref, pair.com, pair.cells, **options)
+    if scoring.period_mean == "native_grid":
+        rows = _native_period_mean_rows(rows, ref_sel, model_sel, regions, product)
     years = f"{ref_sel.year.min()}-{ref_sel.year.max()}"
     for note in notes:
         logger.info(
             "%s %s %s/%s: %s", output.model, output.stage, product.variable, product.product, note
         )
-    cycles = {
-        "ref_cycle": _regional_cycles(ref_field, cells, regions),
-        "com_cycle": _regional_cycles(com_field, cells, regions),
-    }
+    cycles = {}
+    if pair.ref.is_monthly and pair.ref.ntime >= 12:
+        cycles = {
+            "ref_cycle": _regional_cycles(pair.ref, pair.cells, regions),
+            "com_cycle": _regional_cycles(pair.com, pair.cells, regions),
+        }
     _write_maps(
         maps_path(out_dir, output.model, output.stage, product.variable, product.product),
-        cells,
+        pair,
         {k: v for k, v in maps.items() if k in STORED_MAPS},
         cycles,
         regions,
@@ -390,18 +403,47 @@ def _confront_one(
             "units": product.display_units,
             "mode": scoring.name,
             "period": years,
+            "model_file": str(output.monthly_path),
         },
     )
     note = f"{years}; " + "; ".join(notes) if notes else years
+    keys = {"source": output.model, "stage": output.stage, "variable": product.variable,
+            "product": product.product}
+    out = [{**keys, **row, "mode": scoring.name, "note": note} for row in rows]
+    year_rows = _yearly_rows(pair, options, keys, scoring.name) if yearly else []
+    return out, year_rows
+
+
+def _native_period_mean_rows(
+    rows: list[dict], ref: GriddedSeries, com: GriddedSeries, regions: Sequence[str],
+    product: ReferenceProduct,
+) -> list[dict]:
+    """Replace the period means by each source's mean on its own grid (ilamb3's report)."""
+    ref_means = native_period_means(ref, ref.lon, regions, product.display_units)
+    com_means = native_period_means(com, ref.lon, regions, product.display_units)
+    native = {"Reference Period Mean": ref_means, "Period Mean": com_means}
     return [
-        {
-            "source": output.model,
-            "stage": output.stage,
-            "variable": product.variable,
-            "product": product.product,
-            **row,
-            "mode": scoring.name,
-            "note": note,
-        }
+        {**row, "value": native[row["name"]].get(row["region"], row["value"])}
+        if row["name"] in native else row
         for row in rows
     ]
+
+
+def _yearly_rows(pair: Pair, options: dict, keys: dict, mode: str) -> list[dict]:
+    """Scores of each whole year of the pair on its own (IAV, needing two years, drops out)."""
+    year = (pair.ref.time_bounds[:, 0] // 365.0 + 1850).astype(int)
+    out = []
+    for y in np.unique(year):
+        sel = np.flatnonzero(year == y)
+        if pair.ref.is_monthly and sel.size != 12:
+            continue
+
+        def cut(f: Field, sel=sel) -> Field:
+            return Field(f.values[sel], f.time_bounds[sel], f.units,
+                         None if f.step_days is None else f.step_days[sel])
+
+        rows, _, _ = score_pair(cut(pair.ref), cut(pair.com), pair.cells, **options)
+        out.extend({**keys, "region": r["region"], "name": r["name"], "year": int(y),
+                    "value": r["value"], "mode": mode}
+                   for r in rows if r["type"] == "score")
+    return out

@@ -48,6 +48,14 @@ class Field:
     values: np.ndarray
     time_bounds: np.ndarray
     units: str
+    #: Length of each step [days] used to weight means when it is not the bounds' length:
+    #: ilamb3 weights a source by its own calendar's bounds (or, without bounds, by the
+    #: spacing of its time centres), where ILAMB 2.7 uses the 365-day bounds.
+    step_days: np.ndarray | None = None
+    #: Step centres when they are not the bounds' midpoints: ILAMB 2.7 converts a file's times
+    #: to the 365-day calendar date by date, so a 360_day file's centres move (see
+    #: ``benchmarks.gridded._ilamb27_centres``); its cycles and IAV use them.
+    centres: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.values.ndim != 2:
@@ -60,13 +68,23 @@ class Field:
 
     @property
     def time(self) -> np.ndarray:
-        """Time centres (midpoints of the bounds)."""
+        """Time centres (``centres`` when given, else the midpoints of the bounds)."""
+        if self.centres is not None:
+            return self.centres
         return self.time_bounds.mean(axis=1)
 
     @property
     def dt(self) -> np.ndarray:
-        """Length of each time step in days."""
+        """Length of each time step in days (``step_days`` when given, else the bounds')."""
+        if self.step_days is not None:
+            return self.step_days
         return self.time_bounds[:, 1] - self.time_bounds[:, 0]
+
+    @property
+    def is_monthly_steps(self) -> bool:
+        """True when the bounds are calendar months (the 365-day bounds made from labels)."""
+        d = self.time_bounds[:, 1] - self.time_bounds[:, 0]
+        return bool(abs(float(d.mean()) - 30.0) <= 3.0)
 
     @property
     def month(self) -> np.ndarray:
@@ -80,8 +98,8 @@ class Field:
 
     @property
     def is_monthly(self) -> bool:
-        """ILAMB's test: mean step length within 3 days of 30."""
-        return bool(abs(float(self.dt.mean()) - 30.0) <= 3.0)
+        """ILAMB's test: mean step length within 3 days of 30 (on the 365-day bounds)."""
+        return self.is_monthly_steps
 
     @cached_property
     def mean(self) -> np.ndarray:
@@ -118,6 +136,11 @@ class Cells:
     flat_index: np.ndarray
     area: np.ndarray
     regions: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: Packed areas of a region's cells where a method measures them per region (ilamb3).
+    region_area: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: Packed areas ILAMB 2.7 integrates difference maps (bias, phase shift) with, when they
+    #: differ from ``area`` (see :class:`benchmarks.common_grid.Nesting`).
+    difference_area: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -133,6 +156,16 @@ class Cells:
             return np.ones(self.flat_index.size, dtype=bool)
         return self.regions[name]
 
+    def area_in(self, name: str) -> np.ndarray:
+        """Packed cell areas used to average over region ``name``."""
+        return self.region_area.get(name, self.area)
+
+    def difference_area_in(self, name: str) -> np.ndarray:
+        """Packed cell areas used to average a difference map (bias, phase shift)."""
+        if self.difference_area is not None:
+            return self.difference_area
+        return self.area_in(name)
+
     def unpack(self, values: np.ndarray) -> np.ndarray:
         """Scatter packed ``(..., cell)`` values onto the full ``(..., lat, lon)`` grid (NaN)."""
         lead = values.shape[:-1]
@@ -145,6 +178,16 @@ def cell_areas(lat_bounds: np.ndarray, lon_bounds: np.ndarray) -> np.ndarray:
     """Spherical cell areas [m2] from (n, 2) latitude and longitude bounds in degrees."""
     lat_b = np.clip(np.asarray(lat_bounds, float), -90.0, 90.0)
     lon_b = np.asarray(lon_bounds, float)
+    dsin = np.abs(np.sin(np.deg2rad(lat_b[:, 1])) - np.sin(np.deg2rad(lat_b[:, 0])))
+    dlon = np.abs(np.deg2rad(lon_b[:, 1] - lon_b[:, 0]))
+    return EARTH_RADIUS_M**2 * np.outer(dsin, dlon)
+
+
+def areas_from_centres(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Cell areas [m2] with bounds re-created from the centres, unclipped (ilamb3's
+    ``compute_cell_measures`` when a grid carries no bounds, as nested grids do)."""
+    lat_b = bounds_from_centres(lat)
+    lon_b = bounds_from_centres(lon)
     dsin = np.abs(np.sin(np.deg2rad(lat_b[:, 1])) - np.sin(np.deg2rad(lat_b[:, 0])))
     dlon = np.abs(np.deg2rad(lon_b[:, 1] - lon_b[:, 0]))
     return EARTH_RADIUS_M**2 * np.outer(dsin, dlon)
@@ -225,6 +268,18 @@ def annual_cycle_by_month(values: np.ndarray, month: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore"):
                 out[m - 1] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return out
+
+
+def mid_month_spacing(time_bounds: np.ndarray) -> np.ndarray:
+    """ilamb3's RMSE step weights [days]: steps moved to day 15 of their month on a 365-day
+    calendar, each weighted by the mean spacing to its neighbours (the ends by their one
+    spacing), ``ilamb3.dataset.compute_time_measures`` without bounds."""
+    start = np.asarray(time_bounds, float)[:, 0]
+    if start.size < 2:
+        return np.ones(start.size)
+    d = np.diff(start)
+    d = np.concatenate([[d[0]], d, [d[-1]]])
+    return 0.5 * (d[:-1] + d[1:])
 
 
 def extend_cycle_index(time: np.ndarray) -> np.ndarray:

@@ -81,6 +81,7 @@ def summary_markdown(
     campaign: Mapping,
     headline: pd.DataFrame | None = None,
     report_path: str | None = None,
+    extra: list[str] | None = None,
 ) -> str:
     """The campaign's benchmark summary in markdown."""
     name = campaign.get("name", "campaign")
@@ -103,6 +104,8 @@ def summary_markdown(
         "spread_posterior",
         "closer_to_obs",
         "spread_smaller",
+        "models_improved_beyond_noise",
+        "spread_change_ci",
     ]
     lines.append(markdown_table(head[[c for c in cols if c in head.columns]]))
     lines += ["## Overall score (global)", ""]
@@ -117,6 +120,7 @@ def summary_markdown(
         ).reset_index()
         wide.columns.name = None
         lines.append(markdown_table(wide))
+    lines += list(extra or [])
     skipped = skipped_table(scores)
     if not skipped.empty:
         lines += ["## Skipped", ""]

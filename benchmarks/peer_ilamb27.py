@@ -34,6 +34,11 @@ SCORE_NAMES = (
     "Overall Score",
 )
 SCALAR_NAMES = ("Bias", "RMSE", "Phase Shift")
+#: ILAMB's names of the period means over the compared cells -> ours
+PERIOD_MEANS = {
+    "Model Period Mean (intersection)": "Period Mean",
+    "Benchmark Period Mean (intersection)": "Reference Period Mean",
+}
 
 
 class PeerResult(NamedTuple):
@@ -99,11 +104,23 @@ def run_ilamb27(
         "regions_nc": str(regions_nc) if regions_nc else None,
         "output": str(work_dir / "ilamb_out"),
     }
-    job_path = work_dir / "ilamb27_job.json"
-    job_path.write_text(json.dumps(job, indent=2))
+    return run_peer_job("benchmarks.peer_ilamb27", job, work_dir, "ILAMB 2.7", python, timeout)
+
+
+def run_peer_job(
+    module: str, job: Mapping, work_dir: Path, label: str, python: str, timeout: float
+) -> PeerResult:
+    """Write ``job`` as JSON, run ``python -m module job.json`` and read its result file.
+
+    The peer writes ``<job stem>_result.json`` next to the job (rows, seconds, peak_mb); a
+    failed run raises :class:`PeerUnavailableError` with the tail of its stderr.
+    """
+    stem = module.rsplit("_", 1)[-1]
+    job_path = Path(work_dir) / f"{stem}_job.json"
+    job_path.write_text(json.dumps(dict(job), indent=2))
     start = time.perf_counter()
     proc = subprocess.run(
-        [python, "-m", "benchmarks.peer_ilamb27", str(job_path)],
+        [python, "-m", module, str(job_path)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -113,9 +130,9 @@ def run_ilamb27(
     )
     if proc.returncode != 0:
         raise PeerUnavailableError(
-            f"ILAMB 2.7 run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+            f"{label} run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
         )
-    result = json.loads((work_dir / "ilamb27_result.json").read_text())
+    result = json.loads(job_path.with_name(f"{stem}_result.json").read_text())
     return PeerResult(
         scores=pd.DataFrame(result["rows"]),
         seconds=float(result.get("seconds", time.perf_counter() - start)),
@@ -161,7 +178,9 @@ def _main(job_path: str) -> int:  # pragma: no cover - runs in the peer interpre
                         if not key.endswith(" " + region):
                             continue
                         name = key[: -len(region) - 1]
-                        if name not in SCORE_NAMES and name not in SCALAR_NAMES:
+                        name = PERIOD_MEANS.get(name, name)
+                        if name not in SCORE_NAMES and name not in (*SCALAR_NAMES,
+                                                                     *PERIOD_MEANS.values()):
                             continue
                         rows.append(
                             {
@@ -176,14 +195,19 @@ def _main(job_path: str) -> int:  # pragma: no cover - runs in the peer interpre
                                 "mode": "ilamb27-peer",
                             }
                         )
-    seconds = time.perf_counter() - start
+    write_peer_result(job_path, rows, time.perf_counter() - start)
+    return 0
+
+
+def write_peer_result(job_path: str, rows: list[dict], seconds: float) -> None:
+    """The peer side of :func:`run_peer_job`: rows, seconds and this process's peak memory."""
     import resource
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    Path(job_path).with_name("ilamb27_result.json").write_text(
+    path = Path(job_path)
+    path.with_name(path.name.replace("_job.json", "_result.json")).write_text(
         json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb})
     )
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

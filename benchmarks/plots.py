@@ -352,3 +352,61 @@ def site_scatter_png(pairs: pd.DataFrame, title: str) -> bytes:
         for h in leg.legend_handles:
             h.set_alpha(1)
     return figure_png(fig)
+
+
+def _panel_grid(n: int, ncols: int = 3) -> tuple[int, int]:
+    ncols = max(1, min(ncols, n))
+    return int(np.ceil(n / ncols)), ncols
+
+
+def totals_png(annual: pd.DataFrame, title: str) -> bytes:
+    """Global annual totals, one panel per variable: each model's prior dashed, posterior solid."""
+    variables = list(dict.fromkeys(annual["variable"]))
+    nrows, ncols = _panel_grid(len(variables))
+    fig = new_figure(3.4 * ncols, 2.5 * nrows + 0.6)
+    colors = model_colors(sorted(set(annual["source"])))
+    for k, var in enumerate(variables):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        g = annual[annual["variable"] == var]
+        for (model, stage), series in g.groupby(["source", "stage"], sort=True):
+            line = series.sort_values("year")
+            style = STAGE_STYLE.get(stage, {})
+            ax.plot(line["year"], line["value"], color=colors[model], lw=1.3, ms=3,
+                    label=f"{model} {stage}", **style)
+        ax.set_title(f"{g['label'].iloc[0]}", fontsize=9)
+        ax.set_ylabel(str(g["units"].iloc[0]))
+        ax.grid(alpha=0.3)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)),
+               frameon=False)
+    fig.suptitle(title)
+    return figure_png(fig)
+
+
+def divergence_png(annual: pd.DataFrame) -> bytes:
+    """Posterior minus prior of each global total through the scenario runs: one panel per
+    variable, one line per model (colour) and SSP (line style)."""
+    variables = list(dict.fromkeys(annual["variable"]))
+    nrows, ncols = _panel_grid(len(variables))
+    fig = new_figure(3.4 * ncols, 2.5 * nrows + 0.6)
+    colors = model_colors(sorted(set(annual["source"])))
+    dashes = ["-", "--", ":", "-."]
+    experiments = sorted(set(annual["experiment"]))
+    for k, var in enumerate(variables):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        g = annual[annual["variable"] == var]
+        wide = g.pivot_table(index="year", columns=["source", "experiment", "stage"],
+                             values="value")
+        for model, exp in sorted({(m, e) for m, e, _ in wide.columns}):
+            if (model, exp, "Prior") in wide and (model, exp, "Posterior") in wide:
+                div = wide[(model, exp, "Posterior")] - wide[(model, exp, "Prior")]
+                ax.plot(div.index, div.to_numpy(), color=colors[model], lw=1.3,
+                        linestyle=dashes[experiments.index(exp) % 4], label=f"{model} {exp}")
+        ax.axhline(0.0, color="#888888", lw=0.8)
+        ax.set_title(f"{g['label'].iloc[0]}: posterior - prior", fontsize=9)
+        ax.set_ylabel(str(g["units"].iloc[0]))
+        ax.grid(alpha=0.3)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, max(1, len(labels))),
+               frameon=False)
+    return figure_png(fig)

@@ -27,9 +27,15 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import compare, plots
+from benchmarks import intercomparison_report as icr
 from benchmarks.catalog import ReferenceProduct
 from benchmarks.confront import maps_path
-from benchmarks.markdown import overall_scorecard, skipped_table, summary_markdown
+from benchmarks.markdown import (
+    markdown_table,
+    overall_scorecard,
+    skipped_table,
+    summary_markdown,
+)
 from benchmarks.modes import MODES
 from benchmarks.regions import region_names
 from benchmarks.variables import LONG_NAMES
@@ -117,6 +123,9 @@ HEADLINE_LABELS = {
     "map_spread_prior": "map spread prior",
     "map_spread_posterior": "map spread posterior",
     "map_spread_units": "map spread units",
+    "models_improved_beyond_noise": "improved beyond noise",
+    "spread_change_ci": "spread change 95% CI",
+    "spread_change_within_noise": "spread change within noise?",
 }
 
 
@@ -430,16 +439,23 @@ def write_report(
     jobs: pd.DataFrame | None = None,
     figures_from: Path | None = None,
     catalog: Sequence[ReferenceProduct] | None = None,
+    intercomparison: icr.Intercomparison | None = None,
 ) -> Path:
     """Render the report into ``out_dir``; return the path of ``index.html``.
 
     ``figures_from`` is the directory :func:`benchmarks.confront.confront` wrote its maps and
-    site pairs to (default ``out_dir``). ``catalog`` adds the reference list with citations.
+    site pairs to (default ``out_dir``). ``catalog`` adds the reference list with citations;
+    ``intercomparison`` the submitted files, bootstrap intervals and reference-free totals.
     """
     out_dir = Path(out_dir)
     maps_dir = Path(figures_from) if figures_from is not None else out_dir
     scores = scores.reset_index(drop=True)
-    headline = compare.headline(scores, maps_dir)
+    inter = intercomparison
+    headline = compare.headline(
+        scores, maps_dir,
+        intervals=inter.changes if inter is not None else None,
+        spread_intervals=inter.spread if inter is not None else None,
+    )
     global_scores = scores[scores["region"] == "global"]
     changes = compare.prior_posterior(global_scores[global_scores["analysis"] != "Site"])
     spread = compare.spread_change(global_scores)
@@ -523,13 +539,15 @@ def write_report(
         "skipped": _table(skipped_table(scores)),
         "catalog": _catalog_section(scores, catalog),
         "regions": names,
+        "inter": icr.context(inter, _table, _uri),
     }
     html = template_environment().get_template("report.html.j2").render(**context)
     index = out_dir / "index.html"
     _atomic_write(out_dir / "scores.csv", scores.to_csv(index=False))
     _atomic_write(
         out_dir / "summary.md",
-        summary_markdown(scores, campaign=campaign, headline=headline, report_path=str(index)),
+        summary_markdown(scores, campaign=campaign, headline=headline, report_path=str(index),
+                         extra=icr.markdown(inter, markdown_table)),
     )
     _atomic_write(index, html)
     logger.info("benchmark report written to %s", index)

@@ -1,7 +1,9 @@
 """The CalLMIP variable table as the benchmark stage sees it, plus derived variables.
 
 Contract: :data:`CALLMIP_UNITS` holds the units each CalLMIP (protocol v2, Table 3) variable
-must carry in a conformed file, exactly as written there. :data:`SEMANTIC_UNITS` is the unit
+must carry in a conformed file, exactly as written there - taken from the one CalLMIP table,
+:mod:`callmip.conform.table`, as are the alternative spellings the protocol allows
+(:func:`accepted_units`: lai in ``1`` or ``m2 m-2``). :data:`SEMANTIC_UNITS` is the unit
 the benchmark converts from (carbon stocks written ``kg m-2`` are carbon masses, ``kgC m-2``).
 :data:`DERIVED` defines variables a reference product may need that models do not write
 directly (total evapotranspiration from the latent heat flux) - each derivation in one place.
@@ -16,25 +18,9 @@ from types import MappingProxyType
 import numpy as np
 
 from benchmarks.units import latent_heat_to_evaporation
+from callmip.conform.table import TABLE
 
-CALLMIP_UNITS: Mapping[str, str] = MappingProxyType(
-    {
-        "nep": "kgC m-2 s-1",
-        "gpp": "kgC m-2 s-1",
-        "reco": "kgC m-2 s-1",
-        "hfls": "W m-2",
-        "hfss": "W m-2",
-        "hfg": "W m-2",
-        "tran": "kg m-2 s-1",
-        "evspsblsoi": "kg m-2 s-1",
-        "ts": "K",
-        "lai": "1",
-        "cLiveBioAbove": "kg m-2",
-        "cSoil": "kg m-2",
-        "mrso": "kg m-2",
-        "mrsos": "kg m-2",
-    }
-)
+CALLMIP_UNITS: Mapping[str, str] = MappingProxyType({n: v.units for n, v in TABLE.items()})
 
 SEMANTIC_UNITS: Mapping[str, str] = MappingProxyType(
     {**CALLMIP_UNITS, "cLiveBioAbove": "kgC m-2", "cSoil": "kgC m-2"}
@@ -81,6 +67,12 @@ DERIVED: Mapping[str, Derived] = MappingProxyType(
         ),
     }
 )
+
+
+def accepted_units(name: str) -> tuple[str, ...]:
+    """Unit strings a conformed file may carry for CalLMIP variable ``name``."""
+    row = TABLE[name]
+    return (row.units, *row.alt_units)
 
 
 def known_variable(name: str) -> bool:

@@ -6,6 +6,7 @@
     callmip validate CAMPAIGN.yaml    check a campaign file; nothing is started
     callmip check FILE.nc [...]       check CalLMIP output files like a CMOR checker
     callmip bundle RUN_DIR            one checked, checksummed upload folder per experiment
+    callmip benchmark PATHS...        intercomparison of uploaded CalLMIP global files
     callmip sites FILES_OR_DIRS --obs DIR   check and score Phase 1 site files (flux towers)
     callmip esmvaltool RUN_DIR        write the ESMValTool recipe of a run and run it
     callmip server up|down|status     Prefect server, worker, deployments (configs/server.yaml)
@@ -178,6 +179,76 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    """The coordinators' intercomparison of the files groups uploaded.
+
+    Exit codes: 0 a report was written with scores; 2 invalid arguments (an unknown region);
+    5 no file could be scored against any reference product (the report lists why); a bad
+    catalog or reference product exits with its own kind (``callmip.cli_errors``).
+    """
+    from benchmarks.errors import BenchmarkError
+    from benchmarks.regions import check_regions
+    from benchmarks.run import benchmark_uploads
+
+    regions = args.regions or _default_regions()
+    try:
+        check_regions(regions)
+    except BenchmarkError as exc:
+        print(f"error: --regions: {exc}", file=sys.stderr)
+        return 2
+    result = benchmark_uploads(
+        args.paths, args.references, args.ilamb_root, args.out, mode=args.mode,
+        policy=args.on_check_error, regions=regions, variables=args.variables,
+        title=args.title,
+    )
+    inventory = result.intercomparison.inventory if result.intercomparison else []
+    counts: dict[str, int] = {}
+    for row in inventory:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    print(f"{len(inventory)} files: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    for row in inventory:
+        if row["status"] != "scored":
+            print(f"  {row['status']}: {row['reason'] or row['file']}")
+    print(f"report: {result.report}")
+    if not (result.scores["type"] == "score").any():
+        print("error: no file could be scored against a reference product", file=sys.stderr)
+        return 5
+    return 0
+
+
+def _default_regions() -> tuple[str, ...]:
+    from benchmarks.regions import DEFAULT_REGIONS
+
+    return DEFAULT_REGIONS
+
+
+def _add_benchmark_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "benchmark",
+        help="benchmark uploaded CalLMIP global files (any grid) against the reference "
+        "products: scores, prior vs posterior, inter-model spread, global totals",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="FILES_OR_DIRS",
+                   help="CalLMIP global files, or directories searched for *.nc")
+    p.add_argument("--references", type=Path, default=REPO_ROOT / "configs" / "references.yaml",
+                   help="reference catalog (default configs/references.yaml)")
+    p.add_argument("--ilamb-root", type=Path, default=REPO_ROOT / "data" / "ILAMB_ROOT",
+                   help="ILAMB_ROOT holding the reference products (default data/ILAMB_ROOT)")
+    p.add_argument("--mode", choices=["ilamb27", "ilamb3"], default="ilamb27",
+                   help="scoring method: ILAMB 2.7.3 (default) or ilamb3 compatible")
+    p.add_argument("--out", type=Path, default=Path("intercomparison"),
+                   help="report directory (default ./intercomparison)")
+    p.add_argument("--on-check-error", choices=["flag", "skip"], default="flag",
+                   help="flag (default): score the variables the checker accepts and flag the "
+                   "file; skip: do not score a file with any checker error")
+    p.add_argument("--regions", nargs="+", default=None,
+                   help="region labels (default: global, ILAMB's 14 GFED regions, 6 Giorgi)")
+    p.add_argument("--variables", nargs="+", default=None,
+                   help="only benchmark these variables (default: every catalog product)")
+    p.add_argument("--title", default="intercomparison", help="name shown on the report")
+    p.set_defaults(func=cmd_benchmark)
+
+
 def cmd_esmvaltool(args: argparse.Namespace) -> int:
     from esmvaltool_bridge.errors import EsmvaltoolError, ExtraMissingError
     from esmvaltool_bridge.runner import prepare, require_esmvalcore, run_recipe
@@ -228,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help="where to write the bundle (default: RUN_DIR/bundle)")
     p.set_defaults(func=cmd_bundle)
+    _add_benchmark_parser(sub)
     add_sites_parser(sub)
     p = sub.add_parser("esmvaltool", help="write and run the ESMValTool recipe of a run directory")
     p.add_argument("run_dir", type=Path, help="campaign run directory (<run_root>/<name>)")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.confront import ModelOutput
-from benchmarks.run import BenchmarkResult, benchmark_campaign
+from benchmarks.run import BenchmarkResult, TotalsInput, benchmark_campaign
 from callmip.config import REPO_ROOT, Campaign
 from callmip.rundir import RunDir
 
@@ -25,6 +25,20 @@ def model_outputs(written: list[dict], simulation: str = "S3") -> list[ModelOutp
         for w in written
         if w["freq"] == "monthly" and w["simulation"] == simulation
     ]
+
+
+def scenario_totals(written: list[dict]) -> list[TotalsInput]:
+    """The SSP runs' files for the reference-free totals (the monthly one per run, else the
+    annual one); their experiment is the scenario directory's name (``ssp370_<gcm>``)."""
+    chosen: dict[tuple, dict] = {}
+    for w in written:
+        if not str(w["simulation"]).startswith("ssp"):
+            continue
+        key = (w["model"], w["stage"], w["simulation"])
+        if key not in chosen or w["freq"] == "monthly":
+            chosen[key] = w
+    return [TotalsInput(Path(w["path"]), w["model"], w["stage"], str(w["simulation"]))
+            for w in chosen.values()]
 
 
 def run_benchmark(
@@ -61,4 +75,5 @@ def run_benchmark(
         mode=refs.mode,
         sites_dir=SITES_DIR,
         variables=refs.variables,
+        extra_totals=scenario_totals(written),
     )

@@ -21,6 +21,7 @@ from prefect.artifacts import (
 )
 
 from callmip.config import Campaign, load_campaign
+from callmip.report_links import report_url
 from callmip.rundir import RunDir
 from flows import pipeline
 from flows.benchmark_stage import run_benchmark
@@ -53,7 +54,7 @@ def publish_benchmark(result, subject: str, summary_description: str, table_suff
         if rows:
             create_table_artifact(key=key, table=rows,
                                   description=f"{key}{table_suffix}")
-    create_link_artifact(key="benchmark-report", link=Path(result.report).resolve().as_uri(),
+    create_link_artifact(key="benchmark-report", link=report_url(result.report),
                          link_text=f"HTML report of {subject}",
                          description=f"HTML report ({result.report})")
 

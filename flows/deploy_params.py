@@ -87,6 +87,21 @@ def inside(root: Path, given: str | Path, what: str) -> Path:
     return resolved
 
 
+def _confined(
+    root: Path, given: str, what: str, problems: list[str], exists=Path.exists
+) -> Path | None:
+    """:func:`inside` that must also exist (``exists``); a problem is appended, not raised, so
+    a form's every problem is reported at once."""
+    try:
+        path = inside(root, given, what)
+    except ParameterError as exc:
+        problems.append(str(exc))
+        return None
+    if not exists(path):
+        problems.append(f"{what}: {path} does not exist")
+    return path
+
+
 # ----------------------------------------------------------------------------- global-simulation
 ModelName = Annotated[str, Field(
     pattern=NAME, title="Model", description="Model name as in CalLMIP file names, e.g. CELM-A "
@@ -171,7 +186,7 @@ def validate_simulation(
     scenario_gcm: str = "gfdl-esm4", scenario_end: int = 2100, phase: str = "Phase1b",
     calibration_scenario: str = "Scen1", cal_val: str = "Validation", contact: str = "",
     institution: str = "",
-    options: DriverOptions | dict | None = None,
+    options: DriverOptions | dict | None = None, collection: str = "",
 ) -> Campaign:
     """Build the one-model, one-parameter-set campaign of a global simulation, or refuse it."""
     problems = []
@@ -197,14 +212,8 @@ def validate_simulation(
                         f"({historical_first})")
     if parameter_set == "posterior" and not param_file:
         problems.append("param_file is required for the posterior parameter set")
-    params_path = None
-    if param_file:
-        try:
-            params_path = inside(roots.data, param_file, "param_file")
-            if not params_path.is_file():
-                problems.append(f"param_file: {params_path} does not exist")
-        except ParameterError as exc:
-            problems.append(str(exc))
+    params_path = (_confined(roots.data, param_file, "param_file", problems, Path.is_file)
+                   if param_file else None)
     if problems:
         raise ParameterError("invalid global-simulation parameters:\n  - "
                              + "\n  - ".join(problems))
@@ -234,7 +243,7 @@ def validate_simulation(
         **({"scenarios": [scenario], "scenario_gcms": [scenario_gcm]}
            if scenario != "historical" else {}),
         "scheduler": {"backend": "local", "max_parallel": 2},
-        "run_root": str(roots.runs),
+        "run_root": str(inside(roots.runs, collection or ".", "collection")),
     }
     return _campaign_from_mapping(raw, roots.runs / ".uploads", "global-simulation")[0]
 
@@ -343,7 +352,21 @@ def validate_campaign(config: str, campaign_yaml: str, roots: Roots) -> Path:
     return _campaign_from_mapping(raw, roots.runs / ".uploads", "campaign")[1]
 
 
+Collection = Annotated[str, Field(
+    pattern=rf"^$|{NAME}", title="Collection",
+    description="Runs of one collection are benchmarked together when each finishes (e.g. a "
+    "campaign name shared by the groups' prior and posterior runs); empty: the run root itself")]
+
+
 # ----------------------------------------------------------------------------- benchmark
+def collection_runs(run_dir: Path) -> list[Path]:
+    """The finished runs of a run directory's collection: its sibling run directories (same
+    parent) with a campaign file and CalLMIP files, the given one included, sorted."""
+    siblings = [p for p in run_dir.parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(p for p in siblings
+                  if (p / "campaign.yaml").is_file() and any((p / "callmip").glob("*/*.nc")))
+
+
 def validate_run_dir(run_dir: str, roots: Roots) -> Path:
     """A finished run directory inside the run root, with its campaign and CalLMIP files."""
     path = inside(roots.runs, run_dir, "run_dir")
@@ -353,3 +376,53 @@ def validate_run_dir(run_dir: str, roots: Roots) -> Path:
         raise ParameterError(f"run_dir: {path} has no CalLMIP files in callmip/: "
                              "the simulation has not finished")
     return path
+
+
+# ----------------------------------------------------------------------------- intercomparison
+Mode = Annotated[Literal["ilamb27", "ilamb3"], Field(
+    title="Scoring mode", description="ilamb27: ILAMB 2.7.3 compatible scores (default); "
+    "ilamb3: ilamb3 compatible")]
+CheckPolicy = Annotated[Literal["flag", "skip"], Field(
+    title="Checker policy", description="flag: score the variables the CalLMIP checker accepts "
+    "and flag the file; skip: do not score a file with any checker error")]
+UploadPaths = Annotated[list[Annotated[str, Field(pattern=REL_PATH)]], Field(
+    min_length=1, title="Uploaded files or directories",
+    description="CalLMIP global files, or directories searched for *.nc, relative to the data "
+    "root, e.g. uploads/CLM5 (one entry per line)")]
+OptionalDataPath = Annotated[str, Field(
+    pattern=rf"^$|{REL_PATH}", title="Path in the data root",
+    description="A file or directory relative to the data root; empty: the project's own")]
+ReportName = Annotated[str, Field(
+    pattern=NAME, title="Report name",
+    description="The report is written to <run root>/intercomparison/<name>/")]
+
+
+@dataclass(frozen=True)
+class IntercomparisonInputs:
+    """Validated inputs of the intercomparison deployment."""
+
+    paths: list[Path]
+    references: Path
+    ilamb_root: Path
+    out: Path
+
+
+def validate_intercomparison(
+    paths: list[str], references: str, ilamb_root: str, name: str, roots: Roots
+) -> IntercomparisonInputs:
+    """Every user-given path inside the data root (symlinks resolved), the report inside the run
+    root; the project's own catalog and shipped ILAMB_ROOT when none is given."""
+    problems: list[str] = []
+    resolved = [_confined(roots.data, given, f"paths[{k}]", problems)
+                for k, given in enumerate(paths)]
+    chosen = {"references": REPO_ROOT / "configs" / "references.yaml",
+              "ilamb_root": REPO_ROOT / "data" / "ILAMB_ROOT"}
+    for what, given in (("references", references), ("ilamb_root", ilamb_root)):
+        if given:
+            chosen[what] = _confined(roots.data, given, what, problems)
+    if problems:
+        raise ParameterError("invalid intercomparison parameters:\n  - "
+                             + "\n  - ".join(problems))
+    out = inside(roots.runs, f"intercomparison/{name}", "name")
+    return IntercomparisonInputs([p for p in resolved if p is not None],
+                                 chosen["references"], chosen["ilamb_root"], out)

@@ -6,7 +6,10 @@ Deployments (all on the process work pool that ``callmip server up`` creates):
 ``global-simulation``  one model, one parameter set (prior | posterior), one experiment, run end to
                        end through the campaign stages (forcing, spin-up, runs, conform) as
                        sub-flows; emits ``callmip.simulation.completed`` with its run directory
-``benchmark``          scores a finished run directory and publishes the report as artifacts
+``benchmark``          scores a finished run directory together with the other finished runs of
+                       its collection (prior vs posterior, all models) and publishes the report
+``intercomparison``    the coordinators' benchmark of uploaded CalLMIP files (paths in the data
+                       root), checker first; the report is served over HTTP
 
 The automation ``benchmark-after-simulation`` reacts to ``callmip.simulation.completed`` and runs
 the ``benchmark`` deployment with the event's run directory.
@@ -24,7 +27,6 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger
@@ -37,6 +39,8 @@ from flows.deploy_params import (
     REL_PATH,
     CalibrationScenarioName,
     CalValName,
+    CheckPolicy,
+    Collection,
     Contact,
     Driver,
     DriverOptionsForm,
@@ -45,19 +49,25 @@ from flows.deploy_params import (
     GcmName,
     Institution,
     LastYear,
+    Mode,
     ModelName,
     ModelVersion,
+    OptionalDataPath,
     ParameterSet,
     ParamFile,
     Phase,
+    ReportName,
     Resolution,
     Roots,
     ScenarioEnd,
     ScenarioName,
     SpinupCycles,
     TransientStart,
+    UploadPaths,
     campaign_config_names,
+    collection_runs,
     validate_campaign,
+    validate_intercomparison,
     validate_run_dir,
     validate_simulation,
 )
@@ -70,6 +80,7 @@ DEPLOYMENTS = {  # deployment name -> (entrypoint function, flow name)
     "campaign": "callmip_campaign",
     "global-simulation": "global_simulation",
     "benchmark": "benchmark_run",
+    "intercomparison": "intercomparison",
 }
 
 CampaignConfig = Literal[campaign_config_names()]  # type: ignore[valid-type]
@@ -119,11 +130,13 @@ def global_simulation(
     contact: Contact = "",
     institution: Institution = "",
     options: DriverOptionsForm = None,
+    collection: Collection = "",
 ) -> str:
     """One model with one parameter set, end to end: forcing, spin-up, runs, CalLMIP files.
 
-    The benchmark follows automatically (automation on the completion event). Returns the run
-    directory, relative to the run root.
+    The benchmark follows automatically (automation on the completion event), together with
+    the other finished runs of the same collection. Returns the run directory, relative to the
+    run root.
 
     Args:
         model: Model name as in CalLMIP file names, e.g. CELM-A (letters, digits, '.', '_', '-').
@@ -156,6 +169,8 @@ def global_simulation(
         institution: The modelling group's institution, written into every file.
         options: Options of the chosen driver (e.g. for cable_pop: chunks, domain, executable,
             source_dir, gridinfo); paths inside the data root. Empty: the driver's defaults.
+        collection: Runs of one collection (e.g. a campaign name shared by prior and posterior
+            runs) are benchmarked together when each finishes; empty: the run root itself.
     """
     from flows.campaign import conform_flow, forcing_flow, runs_flow, spinup_flow
 
@@ -170,6 +185,7 @@ def global_simulation(
         phase=phase, calibration_scenario=calibration_scenario, cal_val=cal_val,
         contact=contact, institution=institution,
         options=options,
+        collection=collection,
     )
     rundir = RunDir(campaign)
     rundir.initialise()
@@ -192,19 +208,6 @@ def global_simulation(
     return rel
 
 
-def _written_from_files(run_dir: Path) -> list[dict]:
-    """The conformed files of a run directory, as the campaign's conform stage describes them."""
-    out = []
-    for path in sorted((run_dir / "callmip").glob("*/*.nc")):
-        # <model>.<version>_global_<res>_<freq>_<YYYY-YYYY>_<Prior|Posterior>.nc
-        parts = path.stem.split("_")
-        if len(parts) < 6 or parts[1] != "global":
-            continue
-        out.append({"run_id": path.stem, "model": parts[0], "stage": parts[-1],
-                    "simulation": path.parent.name, "freq": parts[3], "path": path})
-    return out
-
-
 @flow(name="benchmark-run", log_prints=True)
 def benchmark_run(
     run_dir: Annotated[str, Field(
@@ -212,7 +215,7 @@ def benchmark_run(
         description="A finished run directory, relative to the run root "
         "(e.g. sim_CELM-A.v1_prior_S3_2deg)")],
 ) -> str:
-    """Score a finished run against the reference products; publish the report as artifacts.
+    """Score a finished run with the other finished runs of its collection; publish the report.
 
     Args:
         run_dir: A finished run directory relative to the run root, e.g.
@@ -220,21 +223,64 @@ def benchmark_run(
     """
     import pandas as pd
 
-    from flows.benchmark_stage import run_benchmark
+    from benchmarks.run import benchmark_uploads
     from flows.campaign import publish_benchmark
 
     logger = get_run_logger()
     roots = Roots.from_env()
     path = validate_run_dir(run_dir, roots)
     campaign = load_campaign(path / "campaign.yaml")
-    rundir = RunDir(campaign)
+    runs = collection_runs(path)
     drift = path / "spinup" / "drift.csv"
-    spinup = pd.read_csv(drift) if drift.is_file() else None
-    result = run_benchmark(campaign, rundir, _written_from_files(path), spinup, None,
-                           {"run directory": str(path)})
+    refs = campaign.references
+    logger.info("benchmarking %s with %d finished runs of its collection", path.name,
+                len(runs) - 1)
+    result = benchmark_uploads(
+        [r / "callmip" for r in runs], refs.catalog, refs.ilamb_root, path / "benchmark",
+        mode=refs.mode, variables=refs.variables, title=f"collection {path.parent.name}",
+        campaign={"triggered by": str(path),
+                  "runs": ", ".join(r.name for r in runs)},
+        spinup=pd.read_csv(drift) if drift.is_file() else None,
+    )
     logger.info("report %s", result.report)
-    publish_benchmark(result, run_dir, f"Benchmark summary of {run_dir}",
+    publish_benchmark(result, run_dir, f"Benchmark summary of {run_dir} and its collection",
                       f" of {run_dir}")
+    return str(result.report)
+
+
+@flow(name="intercomparison", log_prints=True)
+def intercomparison(
+    paths: UploadPaths,
+    name: ReportName = "latest",
+    mode: Mode = "ilamb27",
+    on_check_error: CheckPolicy = "flag",
+    references: OptionalDataPath = "",
+    ilamb_root: OptionalDataPath = "",
+) -> str:
+    """Benchmark the CalLMIP global files groups uploaded, on any grid; publish the report.
+
+    Args:
+        paths: CalLMIP global files, or directories searched for *.nc, relative to the data
+            root, e.g. uploads/CLM5.
+        name: The report goes to <run root>/intercomparison/<name>/.
+        mode: ilamb27 (ILAMB 2.7.3 compatible scores) or ilamb3.
+        on_check_error: flag: score what the CalLMIP checker accepts and flag the file; skip:
+            do not score a file with any checker error.
+        references: Reference catalog YAML in the data root; empty: configs/references.yaml.
+        ilamb_root: ILAMB_ROOT directory in the data root; empty: the shipped data/ILAMB_ROOT.
+    """
+    from benchmarks.run import benchmark_uploads
+    from flows.campaign import publish_benchmark
+
+    logger = get_run_logger()
+    inputs = validate_intercomparison(paths, references, ilamb_root, name, Roots.from_env())
+    result = benchmark_uploads(
+        inputs.paths, inputs.references, inputs.ilamb_root, inputs.out, mode=mode,
+        policy=on_check_error, title=f"intercomparison {name}",
+    )
+    logger.info("report %s", result.report)
+    publish_benchmark(result, f"intercomparison {name}",
+                      f"Intercomparison summary ({name})", f" of intercomparison {name}")
     return str(result.report)
 
 
@@ -242,7 +288,8 @@ def benchmark_run(
 def _env_for_runs() -> dict[str, str]:
     import os
 
-    return {k: os.environ[k] for k in ("CALLMIP_DATA_ROOT", "CALLMIP_RUN_ROOT")
+    return {k: os.environ[k] for k in ("CALLMIP_DATA_ROOT", "CALLMIP_RUN_ROOT",
+                                       "CALLMIP_REPORT_URL")
             if k in os.environ}
 
 

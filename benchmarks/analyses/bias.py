@@ -49,7 +49,7 @@ class BiasAnalysis:
                     "Reference Period Mean",
                     "scalar",
                     units,
-                    regional_mean(ref_mean, cells.area, member),
+                    regional_mean(ref_mean, cells.area_in(region), member),
                 ),
                 make_row(
                     region,
@@ -57,7 +57,7 @@ class BiasAnalysis:
                     "Period Mean",
                     "scalar",
                     units,
-                    regional_mean(com_mean, cells.area, member),
+                    regional_mean(com_mean, cells.area_in(region), member),
                 ),
                 make_row(
                     region,
@@ -65,7 +65,7 @@ class BiasAnalysis:
                     "Bias",
                     "scalar",
                     units,
-                    regional_mean(bias, cells.area, member),
+                    regional_mean(bias, cells.difference_area_in(region), member),
                 ),
                 make_row(
                     region,
@@ -73,7 +73,7 @@ class BiasAnalysis:
                     "Bias Score",
                     "score",
                     "1",
-                    regional_mean(score, cells.area, member, weight),
+                    regional_mean(score, cells.difference_area_in(region), member, weight),
                 ),
             ]
         maps = {

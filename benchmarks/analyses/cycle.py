@@ -27,10 +27,14 @@ from benchmarks.fields import (
 )
 
 
-def _argmax_month(cycle: np.ndarray) -> np.ndarray:
-    """Index (0-11) of each cell's maximum; NaN where the cell has no data."""
+def _argmax_month(cycle: np.ndarray, missing: str = "skip") -> np.ndarray:
+    """Index (0-11) of each cell's maximum; NaN where the cell has no data.
+
+    ``missing='zero'`` counts missing months as 0, as ilamb3 does (``fillna(0).argmax``).
+    """
     has = np.isfinite(cycle).any(axis=0)
-    idx = np.where(np.isfinite(cycle), cycle, -np.inf).argmax(axis=0).astype(float)
+    fill = 0.0 if missing == "zero" else -np.inf
+    idx = np.where(np.isfinite(cycle), cycle, fill).argmax(axis=0).astype(float)
     idx[~has] = np.nan
     return idx
 
@@ -61,8 +65,8 @@ class CycleAnalysis:
             shift_months = shift / 30.0
             reported = np.abs(shift_months)
         else:
-            ref_max = _argmax_month(ref.cycle_by_month)
-            com_max = _argmax_month(com.cycle_by_month)
+            ref_max = _argmax_month(ref.cycle_by_month, mode.cycle_missing)
+            com_max = _argmax_month(com.cycle_by_month, mode.cycle_missing)
             shift_months = com_max - ref_max
             shift_months = np.where(shift_months > 6, shift_months - 12, shift_months)
             shift_months = np.where(shift_months < -6, shift_months + 12, shift_months)
@@ -80,7 +84,7 @@ class CycleAnalysis:
                     "Phase Shift",
                     "scalar",
                     "months",
-                    regional_mean(reported, cells.area, member),
+                    regional_mean(reported, cells.difference_area_in(region), member),
                 ),
                 make_row(
                     region,
@@ -88,7 +92,7 @@ class CycleAnalysis:
                     "Seasonal Cycle Score",
                     "score",
                     "1",
-                    regional_mean(score, cells.area, member, weight),
+                    regional_mean(score, cells.difference_area_in(region), member, weight),
                 ),
             ]
         return AnalysisResult(

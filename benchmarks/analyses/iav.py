@@ -71,7 +71,7 @@ class IavAnalysis:
                     "Reference IAV",
                     "scalar",
                     ref.units,
-                    regional_mean(ref_iav, cells.area, member),
+                    regional_mean(ref_iav, cells.area_in(region), member),
                 ),
                 make_row(
                     region,
@@ -79,7 +79,7 @@ class IavAnalysis:
                     "IAV",
                     "scalar",
                     ref.units,
-                    regional_mean(com_iav, cells.area, member),
+                    regional_mean(com_iav, cells.area_in(region), member),
                 ),
                 make_row(
                     region,
@@ -87,7 +87,7 @@ class IavAnalysis:
                     "Interannual Variability Score",
                     "score",
                     "1",
-                    regional_mean(score, cells.area, member, weight),
+                    regional_mean(score, cells.area_in(region), member, weight),
                 ),
             ]
         return AnalysisResult(

@@ -4,7 +4,8 @@ score = 4 (1 + R) / ((s + 1/s)^2 (1 + R0)), R0 = 1, s = std_mod / std_ref (Taylo
 Collier et al. 2018). Standard deviations are unweighted over the region's common cells (as
 both ILAMB 2.7 and ilamb3 do). Mode ``ilamb27`` reproduces ILAMB 2.7's correlation, whose sums
 skip masked cells but whose count is the full grid: that equals Pearson's R of the maps with
-every other grid cell set to zero. Mode ``ilamb3`` uses Pearson's R on the common cells.
+every other grid cell set to zero. Mode ``ilamb3`` uses Pearson's R on the common cells and,
+as ilamb3 does, takes each standard deviation over that source's own cells in the region.
 """
 
 from __future__ import annotations
@@ -44,14 +45,21 @@ class SpatialAnalysis:
     def __call__(self, ref: Field, com: Field, cells: Cells) -> AnalysisResult:
         ref_mean, com_mean = period_means(ref, com)
         common = np.isfinite(ref_mean) & np.isfinite(com_mean)
+        own = self.config.mode.spatial_std == "own_cells"
         rows = []
         for region in self.config.regions:
-            member = cells.region(region) & common
+            inside = cells.region(region)
+            member = inside & common
             if member.sum() < 2:
                 continue
             x, y = ref_mean[member], com_mean[member]
-            std_ref = max(float(x.std()), 1e-12)
-            std_com = max(float(y.std()), 1e-12)
+            if own:
+                sx = ref_mean[inside & np.isfinite(ref_mean)]
+                sy = com_mean[inside & np.isfinite(com_mean)]
+            else:
+                sx, sy = x, y
+            std_ref = max(float(sx.std()), 1e-12)
+            std_com = max(float(sy.std()), 1e-12)
             if self.config.mode.correlation == "zero_filled_grid":
                 corr = _zero_filled_correlation(x, y, cells.grid_size)
             else:

@@ -22,7 +22,8 @@ def cmd_server(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.action == "up":
         state = server_up(profile)
-        out.write(f"Prefect server up: UI {state.ui_url}  API {state.api_url}\n")
+        out.write(f"Prefect server up: UI {state.ui_url}  API {state.api_url}  "
+                  f"reports {state.report_url}\n")
         out.write(f"  database {state.database}; work pool {state.work_pool}; "
                   f"state {profile.state_file}\n")
         for p in state.processes:

@@ -82,6 +82,7 @@ class ServerState:
     processes: list[ProcessRecord] = field(default_factory=list)
     postgres_data: str | None = None
     postgres_bin: str | None = None
+    report_url: str = ""
     started: float = field(default_factory=time.time)
     version: int = STATE_VERSION
 
@@ -126,6 +127,7 @@ def client_environment(profile: ServerProfile) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "CALLMIP_DATA_ROOT": str(profile.data_root),
         "CALLMIP_RUN_ROOT": str(profile.run_root),
+        "CALLMIP_REPORT_URL": profile.report_url,
     }
     auth = profile.auth_string()
     if auth:
@@ -352,6 +354,28 @@ def _wait_healthy(profile: ServerProfile, server: ProcessRecord) -> None:
     )
 
 
+def _reports_command(profile: ServerProfile) -> list[str]:
+    """The read-only report server over the run root (basic auth when the profile has it)."""
+    cmd = [sys.executable, "-m", "callmip.server.reports", "--root", str(profile.run_root),
+           "--host", profile.host, "--port", str(profile.reports_port)]
+    if profile.auth_string_env:
+        cmd += ["--auth-env", profile.auth_string_env]
+    return cmd
+
+
+def _wait_listening(rec: ProcessRecord, port: int, host: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if rec.alive_and_ours() is None:
+            raise ServerError(f"the {rec.role} server exited; log {rec.log}:\n"
+                              + _log_tail(Path(rec.log)))
+        if not port_is_free(port, host):
+            return
+        time.sleep(0.2)
+    raise ServerError(f"the {rec.role} server did not listen on port {port} within "
+                      f"{timeout:.0f} s; log {rec.log}")
+
+
 def _wait_worker(profile: ServerProfile, worker: ProcessRecord, timeout: float = 60) -> None:
     """Wait until the worker has sent a heartbeat to the pool (it can then pick up runs)."""
     deadline = time.monotonic() + timeout
@@ -438,15 +462,19 @@ def server_up(profile: ServerProfile, register: bool = True, worker: bool = True
                 f"a server from this profile is already running ({previous.api_url}); "
                 f"state file {profile.state_file}: run 'callmip server down' first")
         profile.state_file.unlink()
-    if not port_is_free(profile.port, "127.0.0.1" if profile.host == "localhost" else profile.host):
+    bind = "127.0.0.1" if profile.host == "localhost" else profile.host
+    if not port_is_free(profile.port, bind):
         raise ServerError(f"port {profile.port} (port of the server profile) is already in use")
+    if not port_is_free(profile.reports_port, bind):
+        raise ServerError(f"port {profile.reports_port} (report_port of the server profile) is "
+                          "already in use")
     db_url = database_url(profile)
     ui_host = "127.0.0.1" if not profile.is_loopback else profile.host
     state = ServerState(
         api_url=profile.api_url, ui_url=f"http://{ui_host}:{profile.port}",
         host=profile.host, port=profile.port, database=profile.database,
         database_url=db_url.split("@")[-1] if "@" in db_url else db_url,
-        home=str(profile.home), work_pool=profile.work_pool,
+        home=str(profile.home), work_pool=profile.work_pool, report_url=profile.report_url,
     )
     try:
         if profile.database == "postgresql" and profile.postgresql.managed:
@@ -462,7 +490,12 @@ def server_up(profile: ServerProfile, register: bool = True, worker: bool = True
         )
         state.processes.append(server)
         state.write(profile.state_file)
+        reports = _spawn("reports", _reports_command(profile), client_environment(profile),
+                         profile)
+        state.processes.append(reports)
+        state.write(profile.state_file)
         _wait_healthy(profile, server)
+        _wait_listening(reports, profile.reports_port, bind)
         if register:
             register_all(profile)
         if worker:
@@ -568,4 +601,4 @@ def server_status(profile: ServerProfile) -> dict:
         healthy = False
     return {"running": all(procs.values()) and healthy, "healthy": healthy,
             "processes": procs, "api_url": state.api_url, "ui_url": state.ui_url,
-            "database": state.database}
+            "report_url": state.report_url, "database": state.database}

@@ -72,6 +72,10 @@ class ServerProfile(_Strict):
                            description="run directories are created and read only inside this")
     startup_timeout_s: float = Field(120, gt=0, le=3600,
                                      description="give up if the server is not healthy by then")
+    report_port: int | None = Field(
+        None, ge=1024, le=65535,
+        description="port of the read-only report server (default: port + 1); the UI's report "
+        "links point there")
 
     @model_validator(mode="after")
     def _auth_beyond_loopback(self) -> ServerProfile:
@@ -96,6 +100,18 @@ class ServerProfile(_Strict):
         """URL local clients use (loopback even when the server binds every interface)."""
         host = self.host if self.is_loopback else "127.0.0.1"
         return f"http://{host}:{self.port}/api"
+
+    @property
+    def reports_port(self) -> int:
+        """Port of the report server."""
+        return self.report_port if self.report_port is not None else self.port + 1
+
+    @property
+    def report_url(self) -> str:
+        """Base URL of the served reports (what the artifacts link to)."""
+        host = self.host if self.is_loopback else "127.0.0.1"
+        public = os.environ.get("CALLMIP_PUBLIC_REPORT_URL")
+        return public.rstrip("/") if public else f"http://{host}:{self.reports_port}"
 
     @property
     def state_file(self) -> Path:

@@ -92,7 +92,8 @@ def one(db: str, n: int, limit: int) -> dict:
     import yaml
 
     profile_path.write_text(yaml.safe_dump({
-        "home": str(tmp / "home"), "port": free_port(4300, 4399), "database": db,
+        "home": str(tmp / "home"), "port": free_port(4300, 4399),
+        "report_port": free_port(4300, 4399), "database": db,
         "postgresql": {"managed": True, "port": free_port(5400, 5499)},
         "run_root": str(tmp / "runs"), "worker_limit": limit, "startup_timeout_s": 300}))
     profile = load_profile(profile_path)

@@ -32,6 +32,7 @@ def reserved_port():
 def write_profile(tmp_path, reserved_port):
     def write(**fields) -> Path:
         data = {"home": str(tmp_path / "home"), "port": reserved_port(),
+                "report_port": reserved_port(),
                 "data_root": str(REPO / "configs"), "run_root": str(tmp_path / "runs"),
                 "startup_timeout_s": 180, "worker_limit": 2, **fields}
         path = tmp_path / "server.yaml"

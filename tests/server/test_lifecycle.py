@@ -22,9 +22,11 @@ pytestmark = pytest.mark.slow
 AUTH = "callmip-test:pa55-word"
 
 
-def raw_post(url, auth=None):
-    req = urllib.request.Request(url, data=b"{}", method="POST",
-                                 headers={"Content-Type": "application/json"})
+def raw_post(url, auth=None, *, post=True):
+    """Status of a POST (an empty JSON body) or, with post=False, of a GET."""
+    req = (urllib.request.Request(url, data=b"{}", method="POST",
+                                  headers={"Content-Type": "application/json"})
+           if post else urllib.request.Request(url))
     if auth:
         req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
     try:
@@ -36,6 +38,9 @@ def raw_post(url, auth=None):
 
 def test_up_status_down_with_basic_auth(write_profile, tmp_path):
     path = write_profile(host="0.0.0.0", auth_string_env="CALLMIP_TEST_AUTH")
+    report = tmp_path / "runs" / "sim_x" / "benchmark" / "index.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<html>report</html>")
     env = {**os.environ, "CALLMIP_TEST_AUTH": AUTH}
     env.pop("PREFECT_API_URL", None)
     cli = [sys.executable, "-m", "callmip.cli", "server"]
@@ -47,7 +52,7 @@ def test_up_status_down_with_basic_auth(write_profile, tmp_path):
         profile = load_profile(path)
         state = json.loads(profile.state_file.read_text())
         roles = {p["role"]: p["pid"] for p in state["processes"]}
-        assert set(roles) == {"server", "worker"}
+        assert set(roles) == {"server", "worker", "reports"}
         assert all(psutil.pid_exists(pid) for pid in roles.values())
         assert f"UI http://127.0.0.1:{profile.port}" in up.stdout
 
@@ -59,7 +64,12 @@ def test_up_status_down_with_basic_auth(write_profile, tmp_path):
 
         status, deps = api_request(profile, "POST", "/deployments/filter", {})
         assert status == 200
-        assert {d["name"] for d in deps} == {"campaign", "global-simulation", "benchmark"}
+        assert {d["name"] for d in deps} == {"campaign", "global-simulation", "benchmark",
+                                             "intercomparison"}
+        # the report server asks for the same credentials as the API
+        link = f"{profile.report_url}/sim_x/benchmark/index.html"
+        assert raw_post(link, post=False) == 401
+        assert raw_post(link, AUTH, post=False) == 200
         assert {d["work_pool_name"] for d in deps} == {profile.work_pool}
         status, autos = api_request(profile, "POST", "/automations/filter", {})
         assert [a["name"] for a in autos] == ["benchmark-after-simulation"]

@@ -14,8 +14,10 @@ from flows.deploy_params import (
     ParameterError,
     Roots,
     campaign_config_names,
+    collection_runs,
     inside,
     validate_campaign,
+    validate_intercomparison,
     validate_run_dir,
     validate_simulation,
 )
@@ -28,7 +30,8 @@ def schema(func):
     return parameter_schema_from_entrypoint(str(REPO / ENTRY.format(func))).model_dump()
 
 
-@pytest.mark.parametrize("func", ["global_simulation", "benchmark_run", "callmip_campaign"])
+@pytest.mark.parametrize("func", ["global_simulation", "benchmark_run", "callmip_campaign",
+                                  "intercomparison"])
 def test_every_field_has_a_description(func):
     props = schema(func)["properties"]
     assert props
@@ -252,3 +255,43 @@ def test_inside_never_returns_a_path_outside_the_root(tmp_path_factory, parts):
         return
     assert out.is_relative_to(root.resolve())
     assert ".." not in Path(given_path).parts
+
+
+def test_intercomparison_schema_and_path_confinement(tmp_path):
+    props = schema("intercomparison")["properties"]
+    assert props["mode"]["enum"] == ["ilamb27", "ilamb3"]
+    assert props["on_check_error"]["enum"] == ["flag", "skip"]
+    assert props["paths"]["items"]["pattern"] == REL_PATH
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    (data / "uploads" / "CLM5").mkdir(parents=True)
+    (data / "refs.yaml").write_text("products: []\n")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (data / "uploads" / "escape").symlink_to(outside)
+    roots = Roots(data=data, runs=runs)
+    got = validate_intercomparison(["uploads/CLM5"], "", "", "march", roots)
+    assert got.paths == [(data / "uploads" / "CLM5").resolve()]
+    assert got.references == REPO / "configs" / "references.yaml"
+    assert got.out == (runs / "intercomparison" / "march").resolve()
+    got = validate_intercomparison(["uploads"], "refs.yaml", "uploads", "x", roots)
+    assert got.references == (data / "refs.yaml").resolve()
+    for bad, message in ((["../x"], "'..' is not allowed"),
+                         (["uploads/escape"], "outside the allowed directory"),
+                         ([str(outside)], "outside the allowed directory"),
+                         (["uploads/none"], "does not exist")):
+        with pytest.raises(ParameterError, match=message):
+            validate_intercomparison(bad, "", "", "x", roots)
+    with pytest.raises(ParameterError, match="references"):
+        validate_intercomparison(["uploads"], "/etc/passwd", "", "x", roots)
+
+
+def test_collection_runs_are_the_finished_siblings(tmp_path):
+    for name, finished in (("sim_A_prior", True), ("sim_A_posterior", True),
+                           ("sim_B_prior", False), (".uploads", True)):
+        run = tmp_path / name
+        (run / "callmip" / "S3").mkdir(parents=True)
+        (run / "campaign.yaml").write_text("name: x\n")
+        if finished:
+            (run / "callmip" / "S3" / "f.nc").write_bytes(b"CDF")
+    got = collection_runs(tmp_path / "sim_A_prior")
+    assert [p.name for p in got] == ["sim_A_posterior", "sim_A_prior"]

@@ -2,10 +2,14 @@
 
 Starts the server and worker with ``callmip server up`` (SQLite, loopback), drives the Prefect
 UI in headless Debian Chromium with Playwright: fills the Run form, submits, waits for the
-simulation and for the benchmark the automation starts, and checks the report artifacts. The
-same form with an invalid model name shows the server's error and creates no run. A run whose
-parameters pass the schema but fail flow-start validation fails with the message and leaves no
-run directory. Set ``CALLMIP_SAVE_SCREENSHOTS=1`` to refresh docs/screenshots/.
+simulation and for the benchmark the automation starts - which scores it together with the
+other finished run of its collection (a prior run of the same model already in the run root),
+so its report compares prior and posterior - and checks the report artifacts and that the
+report link opens the report over HTTP. The ``intercomparison`` deployment then benchmarks an
+upload placed in the data root. The same form with an invalid model name shows the server's
+error and creates no run. A run whose parameters pass the schema but fail flow-start
+validation fails with the message and leaves no run directory. Set
+``CALLMIP_SAVE_SCREENSHOTS=1`` to refresh docs/screenshots/.
 """
 
 import os
@@ -14,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,12 +38,29 @@ def ui(tmp_path_factory):
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    from benchmarks.testing import UploadSpec, shipped_fields, write_upload
+
     tmp = tmp_path_factory.mktemp("ui")
+    data = tmp / "data"
+    shutil.copytree(REPO / "configs" / "params", data / "params")
+    fields = shipped_fields()
+    for stage in ("Prior", "Posterior"):  # an upload for the intercomparison deployment
+        write_upload(data / "uploads" / "UP", UploadSpec("UP", stage, 2, offset=0.25,
+                                                         phase_months=int(stage == "Prior"),
+                                                         noise=0.05), fields, (2004, 2005))
+    # a finished prior run of CELM-A in the collection (the run root): the automation's
+    # benchmark of the posterior run compares the two
+    prior = tmp / "runs" / "sim_CELM-A.v1_prior_S3_2deg"
+    write_upload(prior / "callmip" / "S3", UploadSpec("CELM-A", "Prior", 2, scale=1.3,
+                                                      noise=0.1), fields, (2004, 2005))
+    (prior / "campaign.yaml").write_text("name: sim_CELM-A.v1_prior_S3_2deg\n")
     path = tmp / "server.yaml"
     port = free_port(4300, 4399)  # reserved for this module (released below)
+    report_port = free_port(4300, 4399)
     path.write_text(yaml.safe_dump({
-        "home": str(tmp / "home"), "port": port, "data_root": str(REPO / "configs"),
-        "run_root": str(tmp / "runs"), "worker_limit": 2, "startup_timeout_s": 300}))
+        "home": str(tmp / "home"), "port": port, "report_port": report_port,
+        "data_root": str(data), "run_root": str(tmp / "runs"), "worker_limit": 2,
+        "startup_timeout_s": 300}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     cli = [sys.executable, "-m", "callmip.cli", "server"]
     up = subprocess.run([*cli, "up", "--profile", str(path)], env=env, capture_output=True,
@@ -51,6 +73,7 @@ def ui(tmp_path_factory):
         subprocess.run([*cli, "down", "--profile", str(path)], env=env, capture_output=True,
                        timeout=300, check=False)
         release_port(port)
+        release_port(report_port)
 
 
 def deployment(profile, flow, name):
@@ -200,8 +223,14 @@ def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp
     keys = {a["key"]: a for a in arts}
     assert {"benchmark-summary", "benchmark-scorecard", "benchmark-report"} <= set(keys)
     assert keys["benchmark-scorecard"]["type"] == "table"
-    assert report.as_uri() in keys["benchmark-report"]["data"]
+    link = f"{ui.report_url}/sim_CELM-A.v1_posterior_S3_2deg/benchmark/index.html"
+    assert link in keys["benchmark-report"]["data"]
     assert "hfls" in keys["benchmark-summary"]["data"]
+    # the link opens the report over HTTP; it compares the collection's prior and posterior
+    with urllib.request.urlopen(link, timeout=30) as resp:
+        html = resp.read().decode()
+    assert "CELM-A.v1 Prior" in html and "CELM-A.v1 Posterior" in html
+    assert 'id="change-ci"' in html
 
     # and the UI renders the summary artifact, created by the automation's run
     page.goto(f"{ui.api_url.removesuffix('/api')}/artifacts/artifact/"
@@ -210,3 +239,24 @@ def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp
     page.get_by_text("benchmark-after-simulation").first.wait_for()
     shot(page, tmp_path, "03-benchmark-artifacts.png")
     page.close()
+
+
+def test_intercomparison_deployment_benchmarks_an_upload_in_the_data_root(ui):
+    dep = deployment(ui, "intercomparison", "intercomparison")
+    status, bad = api_request(ui, "POST", f"/deployments/{dep['id']}/create_flow_run",
+                              {"parameters": {"paths": ["../etc"]}})
+    assert status in (409, 422), bad  # refused by the server: no run exists
+    status, run = api_request(ui, "POST", f"/deployments/{dep['id']}/create_flow_run",
+                              {"parameters": {"paths": ["uploads"], "name": "e2e"}})
+    assert status == 201, run
+    run = wait_run(ui, run["id"], timeout=900)
+    assert run["state_type"] == "COMPLETED", run["state"]
+    _, arts = api_request(ui, "POST", "/artifacts/filter",
+                          {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
+    keys = {a["key"]: a for a in arts}
+    assert {"benchmark-summary", "benchmark-uploads", "benchmark-report"} <= set(keys)
+    link = f"{ui.report_url}/intercomparison/e2e/index.html"
+    assert link in keys["benchmark-report"]["data"]
+    with urllib.request.urlopen(link, timeout=30) as resp:
+        html = resp.read().decode()
+    assert "UP.v1 Prior" in html and 'id="uploads"' in html
