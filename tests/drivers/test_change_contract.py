@@ -65,3 +65,32 @@ def test_celm_namelist_gets_land_use_and_no_n_deposition(prepared, tmp_path):
     assert nml["years"] == [{"year": 1851, "forcing_year": 1901, "co2_ppm": 300.0,
                              "landuse_year": 1851}]
     assert "ndep" not in yaml.safe_dump(nml).lower()
+
+
+def test_cable_ndep_file_holds_the_campaigns_n_deposition_per_simulated_year(prepared, tmp_path):
+    """What CABLE's CRU reader gets (record ``year - 1849`` of ``N_deposition``, kg N m-2 s-1)
+    is the prepared field of each year's ``ndep_year``, cut to the CABLE domain, read back from
+    the file the driver writes."""
+    import netCDF4
+
+    from callmip.drivers.cable_pop import inputs
+
+    assert "Ndep" in get_driver("cable_pop").capabilities.drivers_of_change
+    years = tuple(YearSpec(y, 1901, 300.0, y, y) for y in (1851, 1852))
+    fields = ndep_by_simulated_year(_run(prepared, years))
+    full = read_ndep(prepared / "ndep", 1851)
+    lat = np.linspace(-89.0, 89.0, 90)
+    lon = np.linspace(-179.0, 179.0, 180)
+    i0, j0 = 65, 90  # a box over Europe on the 2-degree grid, south to north
+    box = np.isfinite(full[i0:i0 + 4, j0:j0 + 6])
+    assert box.any()
+    domain = inputs.Domain(lat[i0:i0 + 4], lon[j0:j0 + 6], i0, j0, box)
+    path = inputs.write_ndep(tmp_path, domain, [y.year for y in years],
+                             inputs.campaign_ndep(fields))
+    with netCDF4.Dataset(path) as ds:
+        got = ds["N_deposition"][:].filled(np.nan)
+    for spec in years:
+        want = read_ndep(prepared / "ndep", spec.ndep_year)[i0:i0 + 4, j0:j0 + 6]
+        np.testing.assert_allclose(got[spec.year - 1850][box],
+                                   want[box] * inputs.KG_HA_YR_TO_KG_M2_S, rtol=1e-6)
+    assert not np.allclose(got[1851 - 1850][box], got[1852 - 1850][box], rtol=1e-3, atol=0)

@@ -59,6 +59,7 @@ from callmip.drivers.cable_pop.params import (
     read_table_values,
     write_tables,
 )
+from callmip.drivers.change import ndep_by_simulated_year
 from callmip.drivers.native_time import monthly_axis
 from callmip.drivers.render import ParamValue, RenderError, load_params, write_atomic
 
@@ -143,10 +144,11 @@ class CablePopDriver(ModelDriver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         accelerated_spinup="CASA-only analytic spin-up (icycle=12, spincasa) after each cycle",
         chunked=True,
-        drivers_of_change=("climate", "CO2"),
+        drivers_of_change=("climate", "CO2", "Ndep"),
         ran_real_program=True,
-        note="builds and runs the CABLE-POP TRENDY branch; land use (POPLUC) is off and N "
-             "deposition is held at its pre-industrial field in every simulation",
+        note="builds and runs the CABLE-POP TRENDY branch with the campaign's N deposition "
+             "(its NDep file, CN cycle); land use (POPLUC, luc.nml) is not wired yet: it "
+             "ignores land-use change",
     )
 
     def __post_init__(self) -> None:
@@ -256,7 +258,7 @@ class CablePopDriver(ModelDriver):
         met_store = self._workspace() / "met" / run.forcing_dir.name
         stamp_doc = json.dumps({
             "params": params, "years": [dataclasses.astuple(y) for y in run.years],
-            "forcing": str(run.forcing_dir), "domain": domain.key(),
+            "forcing": str(run.forcing_dir), "ndep": str(run.ndep_dir), "domain": domain.key(),
             "tables": state["tables"]}, sort_keys=True)
         stamp = shared / ".stamp"
         if stamp.is_file() and stamp.read_text() == stamp_doc:
@@ -267,7 +269,9 @@ class CablePopDriver(ModelDriver):
         inputs.write_co2(shared / "co2.txt", {y.year: y.co2_ppm for y in run.years})
         for old in shared.glob("NDep_*.nc"):
             old.unlink()
-        inputs.write_ndep(shared, domain, [y.year for y in run.years])
+        ndep = ndep_by_simulated_year(run)
+        inputs.write_ndep(shared, domain, [y.year for y in run.years],
+                          inputs.campaign_ndep(ndep) if ndep else inputs.preindustrial_ndep)
         inputs.link_met_years(shared / "met", met_store,
                               [(y.year, y.forcing_year) for y in run.years])
         write_atomic(stamp, stamp_doc)

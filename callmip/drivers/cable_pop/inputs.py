@@ -318,6 +318,19 @@ def preindustrial_ndep(year: int, domain: Domain) -> np.ndarray:
     return np.full(domain.land.shape, PREINDUSTRIAL_NDEP_KG_N_HA_YR)
 
 
+def campaign_ndep(fields: dict[int, np.ndarray]) -> NdepProvider:
+    """Provider of the campaign's own N deposition: ``fields`` maps each simulated year to its
+    prepared field on the campaign grid (:func:`callmip.drivers.change.ndep_by_simulated_year`,
+    kg N ha-1 yr-1, latitudes south to north as the met files), cut here to the CABLE domain."""
+
+    def provide(year: int, domain: Domain) -> np.ndarray:
+        rows = slice(domain.i0, domain.i0 + domain.lat.size)
+        cols = slice(domain.j0, domain.j0 + domain.lon.size)
+        return np.asarray(fields[year], dtype="float64")[rows, cols]
+
+    return provide
+
+
 def write_ndep(path_dir: Path, domain: Domain, years: Iterable[int],
                provider: NdepProvider = preindustrial_ndep) -> Path:
     """``NDep_18500101_<last>1231.nc`` with one record per year 1850..last (the reader's
