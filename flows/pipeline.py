@@ -51,12 +51,12 @@ def forcing_years(campaign: Campaign) -> list[int]:
 def crujra_source(campaign: Campaign) -> Path:
     """The CRU-JRA-layout files of the campaign: the real ones, or the synthetic ones from the
     user cache (generated there on first use, see
-    :func:`flows.forcing.synthetic.cached_crujra_years`)."""
+    :func:`forcing.synthetic.cached_crujra_years`)."""
     fc = campaign.forcing
     if fc.source != "synthetic":
         assert fc.crujra_dir is not None
         return fc.crujra_dir
-    from flows.forcing.synthetic import cached_crujra_years
+    from forcing.synthetic import cached_crujra_years
 
     return cached_crujra_years(forcing_years(campaign), fc.source_resolution, fc.seed,
                                trend_k_per_century=fc.trend_k_per_century)
@@ -76,8 +76,8 @@ def prepare_drivers_of_change(campaign: Campaign, rundir: RunDir) -> dict[str, P
     of :mod:`callmip.drivers.change`), for the history and for each SSP. Sources: LUH2-layout
     states and ISIMIP3-layout N deposition, real (``forcing.luh2_dir``, ``forcing.ndep_dir``)
     or synthetic files in the same layouts generated here."""
-    from flows.forcing.change import prepare_landuse_years, prepare_ndep_years
-    from flows.forcing.ndep import PREINDUSTRIAL_NDEP_KG_N_HA_YR
+    from forcing.change import prepare_landuse_years, prepare_ndep_years
+    from forcing.ndep import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 
     res, weights = float(campaign.resolution), rundir.sub("forcing", "weights")
     lu_years, nd_years = change_years(campaign, LUC), change_years(campaign, NDEP)
@@ -111,7 +111,7 @@ def _synthetic(stamp: Path, wanted: dict, write) -> None:
 def _luh2_states(campaign: Campaign, rundir: RunDir, years: list[int],
                  ssp: str | None = None) -> Path:
     """``states.nc`` covering ``years``: the campaign's real LUH2 files or synthetic ones."""
-    from flows.forcing.luh2 import write_luh2_states
+    from forcing.luh2 import write_luh2_states
 
     fc = campaign.forcing
     if fc.luh2_dir is not None:
@@ -129,7 +129,7 @@ def _luh2_states(campaign: Campaign, rundir: RunDir, years: list[int],
 def _ndep_source(campaign: Campaign, rundir: RunDir, years: list[int], scenario: str) -> Path:
     """Directory of N-deposition files covering ``years`` (from 1850, where the products
     start): the campaign's real files or synthetic ones."""
-    from flows.forcing.ndep import write_ndep
+    from forcing.ndep import write_ndep
 
     fc = campaign.forcing
     if fc.ndep_dir is not None:
@@ -144,7 +144,7 @@ def _ndep_source(campaign: Campaign, rundir: RunDir, years: list[int], scenario:
 
 def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files."""
-    from flows.forcing.prepare import prepare_years
+    from forcing.prepare import prepare_years
 
     years = forcing_years(campaign)
     source = crujra_source(campaign)
@@ -158,9 +158,9 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     return out
 
 
-def _cluster_spec(campaign: Campaign):  # -> flows.forcing.cluster.ClusterSpec
+def _cluster_spec(campaign: Campaign):  # -> forcing.cluster.ClusterSpec
     """The dask cluster of the forcing tasks, from the campaign's forcing and HPC profile."""
-    from flows.forcing.cluster import ClusterSpec
+    from forcing.cluster import ClusterSpec
 
     fc, res = campaign.forcing, campaign.scheduler.resources
     profile: dict = {"cluster": fc.cluster, "n_workers": fc.workers}
@@ -183,8 +183,8 @@ def scenario_forcing_dir(campaign: Campaign, rundir: RunDir, ssp: str, gcm: str)
 
 def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Path]:
     """ISIMIP3b files (synthetic unless real ones are given) -> model-ready, per SSP and GCM."""
-    from flows.forcing.scenario import prepare_isimip_years
-    from flows.forcing.synthetic import write_isimip3b
+    from forcing.scenario import prepare_isimip_years
+    from forcing.synthetic import write_isimip3b
 
     fc, years, out = campaign.forcing, scenario_years(campaign), {}
     for ssp in campaign.scenarios:
@@ -207,7 +207,7 @@ def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Pa
 
 
 def co2_series() -> dict[int, float]:
-    from flows.forcing.co2 import read_trendy_co2
+    from forcing.co2 import read_trendy_co2
 
     return read_trendy_co2()
 
@@ -307,7 +307,7 @@ def run_scenarios(
 
     A member whose S3 run failed gets no scenario runs (its failure is in the jobs table).
     """
-    from flows.forcing.co2 import ssp_co2
+    from forcing.co2 import ssp_co2
 
     campaign = ctx.campaign
     co2_by_ssp = {ssp: ssp_co2(ssp) for ssp in campaign.scenarios}

@@ -99,7 +99,7 @@ def spinup_co2(campaign: Campaign, co2: dict[int, float]) -> float:
 def spinup_years(campaign: Campaign, co2: dict[int, float] | None = None) -> tuple[YearSpec, ...]:
     """One cycle of the spin-up: the spin-up forcing years at the levels of :func:`level_year`."""
     if co2 is None:
-        from flows.forcing.co2 import read_trendy_co2
+        from forcing.co2 import read_trendy_co2
 
         co2 = read_trendy_co2()
     a, b = campaign.periods.spinup_cycle

@@ -132,7 +132,7 @@ class Domain:
 
 
 def model_ready_file(forcing_dir: Path, year: int) -> Path:
-    """The campaign's model-ready forcing file of ``year`` (the contract of flows.forcing)."""
+    """The campaign's model-ready forcing file of ``year`` (the contract of forcing)."""
     return Path(forcing_dir) / f"met_{year:04d}.nc"
 
 

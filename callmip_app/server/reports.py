@@ -1,6 +1,6 @@
 """Serve the benchmark reports under the run root over HTTP, read-only.
 
-Contract: ``python -m callmip.server.reports --root RUN_ROOT --host H --port P`` (started by
+Contract: ``python -m callmip_app.server.reports --root RUN_ROOT --host H --port P`` (started by
 ``callmip server up`` next to the Prefect server, stopped by ``server down``) answers GET and
 HEAD for report files below ``RUN_ROOT`` and nothing else: the path must resolve (symlinks
 included) inside the root, no path component may start with '.' (the server's home, uploaded
@@ -107,7 +107,7 @@ def serve(root: Path, host: str, port: int, auth: str | None = None) -> Threadin
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m callmip.server.reports")
+    parser = argparse.ArgumentParser(prog="python -m callmip_app.server.reports")
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

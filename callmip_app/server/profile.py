@@ -2,7 +2,7 @@
 
 Contract: :func:`load_profile` returns a validated :class:`ServerProfile` (relative paths resolved
 against the profile file's directory) or raises :class:`ServerError` naming the file, field and
-problem. Nothing is started here; :mod:`callmip.server.lifecycle` reads the profile.
+problem. Nothing is started here; :mod:`callmip_app.server.lifecycle` reads the profile.
 
 A server bound beyond the loopback interface must be protected: the profile then has to name an
 environment variable holding ``user:password`` (Prefect's ``PREFECT_SERVER_API_AUTH_STRING``),

@@ -4,10 +4,10 @@ Contract: the same model-ready ``met_<YYYY>.nc`` layout as the historical path c
 here, so the model cannot tell the two apart. ISIMIP3b is daily already, so a task only reads
 one variable-year (checked on land, 29 February dropped for the 365-day model calendar),
 regrids it conservatively (land-only averages) and renames ``sfcwind`` to ``sfcWind``; the
-year is then assembled exactly like the CRU-JRA path (:mod:`flows.forcing.parts`).
+year is then assembled exactly like the CRU-JRA path (:mod:`forcing.parts`).
 
 Land: ISIMIP3b/W5E5 fields cover the ocean too, so the land-only source is made with the same
-land definition as CRU-JRA (:func:`flows.forcing.landmask.crujra_land_mask` at the source
+land definition as CRU-JRA (:func:`forcing.landmask.crujra_land_mask` at the source
 resolution), keeping historical and scenario ``landfrac`` identical on the same grids.
 A 6-hourly model step is not available from daily ISIMIP3b data.
 """
@@ -20,14 +20,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flows.forcing.cluster import ClusterSpec, dask_client
-from flows.forcing.conventions import ISIMIP_VARIABLES, MODEL_VARIABLE_NAMES, MODEL_VARIABLES
-from flows.forcing.isimip import IsimipReader, isimip_path
-from flows.forcing.landmask import crujra_land_mask
-from flows.forcing.landregrid import LandRegridder
-from flows.forcing.manifest import fingerprint, is_complete
-from flows.forcing.modelready import met_filename
-from flows.forcing.parts import (
+from forcing.cluster import ClusterSpec, dask_client
+from forcing.conventions import ISIMIP_VARIABLES, MODEL_VARIABLE_NAMES, MODEL_VARIABLES
+from forcing.isimip import IsimipReader, isimip_path
+from forcing.landmask import crujra_land_mask
+from forcing.landregrid import LandRegridder
+from forcing.manifest import fingerprint, is_complete
+from forcing.modelready import met_filename
+from forcing.parts import (
     assemble_year,
     clean_year,
     land_digest,
@@ -36,7 +36,7 @@ from flows.forcing.parts import (
     work_dir,
     write_part,
 )
-from flows.forcing.prepare import default_cache, model_params
+from forcing.prepare import default_cache, model_params
 
 logger = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ LUH2 states), so the same readers process synthetic and real inputs.
 Contract: ``write_crujra_years`` and ``write_isimip3b`` write one file per variable and year
 (CRU-JRA) or per variable and decade (ISIMIP3b), deterministic for a given seed, atomically
 (temporary name, then ``os.replace``), and return the paths written. Physics lives in
-:mod:`flows.forcing.weather`; the N-deposition and LUH2 generators live with their readers
-(:mod:`flows.forcing.ndep`, :mod:`flows.forcing.luh2`) and are re-exported here.
+:mod:`forcing.weather`; the N-deposition and LUH2 generators live with their readers
+(:mod:`forcing.ndep`, :mod:`forcing.luh2`) and are re-exported here.
 
-Layout details written (see :mod:`flows.forcing.conventions` for the sources):
+Layout details written (see :mod:`forcing.conventions` for the sources):
 
 * CRU-JRA: ``crujra.v2.5.5d.<var>.<year>.365d.noc.nc`` (or ``.nc.gz`` holding a classic netCDF
   file, as distributed), dimensions time (unlimited, 1460), lon (-179.75..), lat (-89.75..);
@@ -34,7 +34,7 @@ import cftime
 import netCDF4
 import numpy as np
 
-from flows.forcing.conventions import (
+from forcing.conventions import (
     CRUJRA_CALENDAR,
     CRUJRA_FILL_VALUE,
     CRUJRA_SPECS,
@@ -52,14 +52,14 @@ from flows.forcing.conventions import (
     STEPS_PER_DAY,
     STEPS_PER_YEAR,
 )
-from flows.forcing.crujra import crujra_filename
-from flows.forcing.fileio import atomic_path, gzip_file
-from flows.forcing.grids import lat_centres, lon_centres
-from flows.forcing.isimip import isimip_decades, isimip_filename
-from flows.forcing.landmask import crujra_land_mask, land_fraction
-from flows.forcing.luh2 import write_luh2_states
-from flows.forcing.ndep import write_ndep
-from flows.forcing.weather import TREND_REFERENCE_YEAR, Cells, WeatherModel
+from forcing.crujra import crujra_filename
+from forcing.fileio import atomic_path, gzip_file
+from forcing.grids import lat_centres, lon_centres
+from forcing.isimip import isimip_decades, isimip_filename
+from forcing.landmask import crujra_land_mask, land_fraction
+from forcing.luh2 import write_luh2_states
+from forcing.ndep import write_ndep
+from forcing.weather import TREND_REFERENCE_YEAR, Cells, WeatherModel
 
 __all__ = [
     "SSP_WARMING_2100_K",
@@ -105,12 +105,12 @@ def cached_crujra_years(
     about 10 s of CPU per year at 2 degrees (mostly zlib), so campaigns, the demo and
     repeated runs share one copy:
     ``<cache>/synthetic/crujra_<res>deg_seed<seed>[_trend<K>]_<fingerprint>``
-    (``cache_dir`` or :func:`flows.forcing.landmask.default_cache_dir`). Files are written
+    (``cache_dir`` or :func:`forcing.landmask.default_cache_dir`). Files are written
     atomically, so an interrupted generation leaves no partial file behind.
     """
-    from flows.forcing.crujra import crujra_path
-    from flows.forcing.errors import ForcingError
-    from flows.forcing.landmask import default_cache_dir
+    from forcing.crujra import crujra_path
+    from forcing.errors import ForcingError
+    from forcing.landmask import default_cache_dir
 
     root = (cache_dir or default_cache_dir()) / "synthetic"
     trend = f"_trend{trend_k_per_century:g}" if trend_k_per_century else ""
@@ -188,7 +188,7 @@ def _run_years_in_subprocesses(years: list[int], kwargs: dict, n_workers: int) -
     pending = list(years)
     running: list[tuple[int, subprocess.Popen]] = []
     # the children must import this very package, wherever the caller's cwd is
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[1])
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
@@ -204,7 +204,7 @@ def _run_years_in_subprocesses(years: list[int], kwargs: dict, n_workers: int) -
                 "cache_dir": None if kwargs["cache_dir"] is None else str(kwargs["cache_dir"]),
             }
             proc = subprocess.Popen(
-                [sys.executable, "-m", "flows.forcing.synthetic", json.dumps(args)],
+                [sys.executable, "-m", "forcing.synthetic", json.dumps(args)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -360,7 +360,7 @@ def _create_crujra_file(
     time[:] = day0 + np.arange(STEPS_PER_YEAR, dtype=np.float64) / STEPS_PER_DAY
     ds.title = f"Synthetic weather in the CRU JRA v2.5 layout: {spec.long_name}"
     ds.source = (
-        f"callmip-global flows.forcing.synthetic (seed={seed}, res={res_deg} deg, "
+        f"callmip-global forcing.synthetic (seed={seed}, res={res_deg} deg, "
         f"trend={trend} K/century)"
     )
     ds.comment = (
@@ -501,7 +501,7 @@ class _IsimipWriters:
         var.missing_value = ISIMIP_FILL_VALUE
         ds.title = "Synthetic daily weather in the ISIMIP3b bias-adjusted layout"
         ds.comment = "SYNTHETIC DATA, not model output: written in the ISIMIP3b file layout."
-        ds.source = "callmip-global flows.forcing.synthetic"
+        ds.source = "callmip-global forcing.synthetic"
         return ds
 
     def append(self, year: int, first_day: int, daily: dict[str, np.ndarray]) -> None:

@@ -2,7 +2,7 @@
 humidity below saturation.
 
 Contract: each function inspects numpy arrays and either returns quietly or raises
-:class:`~flows.forcing.errors.ForcingError` for the *first* offending value, naming the file,
+:class:`~forcing.errors.ForcingError` for the *first* offending value, naming the file,
 the variable, the value and where it is (time stamp, step index, latitude, longitude). The
 arrays are blocks in time of a file, so a :class:`Locator` turns (step, cell) indices back into
 coordinates.
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flows.forcing.conventions import SUPERSATURATION_TOLERANCE, SourceVariable
-from flows.forcing.errors import ForcingError
-from flows.forcing.weather import saturation_specific_humidity
+from forcing.conventions import SUPERSATURATION_TOLERANCE, SourceVariable
+from forcing.errors import ForcingError
+from forcing.weather import saturation_specific_humidity
 
 
 @dataclass(frozen=True)

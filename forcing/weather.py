@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flows.forcing.conventions import SECONDS_PER_STEP, STEPS_PER_DAY
+from forcing.conventions import SECONDS_PER_STEP, STEPS_PER_DAY
 
 SOLAR_CONSTANT = 1361.0  # W m-2
 STEFAN_BOLTZMANN = 5.670374419e-8

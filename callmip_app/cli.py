@@ -13,7 +13,7 @@
 
 Exit codes: 0 success; 1 an unexpected error (its traceback is shown); 2 invalid campaign file,
 arguments or files; 3 a forcing input; 4 a model's inputs (driver); 5 a model's output; 6 reference
-data; 7 spin-up not in equilibrium; 8 the Prefect server (the table: ``callmip.cli_errors``). A
+data; 7 spin-up not in equilibrium; 8 the Prefect server (the table: ``callmip_app.cli_errors``). A
 known error prints one line naming the file, variable and problem; its traceback goes to the run's
 log file (``<run_dir>/campaign.log``) and, with ``-v``, to the terminal.
 Prefect runs with a temporary local server unless ``PREFECT_API_URL`` points at a real one; the
@@ -31,10 +31,10 @@ import time
 import traceback
 from pathlib import Path
 
-from callmip.cli_errors import EXIT_UNEXPECTED, HideKnownErrorTracebacks, classify
 from callmip.config import REPO_ROOT, load_campaign
-from callmip.sites_cli import add_check_options
-from callmip.sites_cli import add_parser as add_sites_parser
+from callmip_app.cli_errors import EXIT_UNEXPECTED, HideKnownErrorTracebacks, classify
+from callmip_app.sites_cli import add_check_options
+from callmip_app.sites_cli import add_parser as add_sites_parser
 
 DEMO_CAMPAIGN = REPO_ROOT / "configs" / "demo.yaml"
 #: when this command started (module import): the total a campaign reports includes start-up
@@ -184,7 +184,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     Exit codes: 0 a report was written with scores; 2 invalid arguments (an unknown region);
     5 no file could be scored against any reference product (the report lists why); a bad
-    catalog or reference product exits with its own kind (``callmip.cli_errors``).
+    catalog or reference product exits with its own kind (``callmip_app.cli_errors``).
     """
     from benchmarks.errors import BenchmarkError
     from benchmarks.regions import check_regions
@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prepare-only", action="store_true",
                    help="write data layout, config and recipe; do not run ESMValTool")
     p.set_defaults(func=cmd_esmvaltool)
-    from callmip.server.cli import add_parser as add_server_parser
+    from callmip_app.server.cli import add_parser as add_server_parser
 
     add_server_parser(sub)
     return parser

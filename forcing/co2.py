@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 
 from callmip.protocol import PREINDUSTRIAL_CO2_PPM, PREINDUSTRIAL_NDEP_KG_N_HA_YR
-from flows.forcing.errors import ForcingError
+from forcing.errors import ForcingError
 
 __all__ = [
     "PREINDUSTRIAL_CO2_PPM",
@@ -51,7 +51,7 @@ _PLAUSIBLE_PPM = (150.0, 2500.0)
 
 def default_trendy_co2_file() -> Path:
     """The TRENDY CO2 file shipped in the repository (``data/co2/``)."""
-    return Path(__file__).resolve().parents[2] / "data" / "co2" / "CO2_1700_2024_TRENDYv2025.txt"
+    return Path(__file__).resolve().parents[1] / "data" / "co2" / "CO2_1700_2024_TRENDYv2025.txt"
 
 
 def read_trendy_co2(path: Path | None = None) -> dict[int, float]:
@@ -95,7 +95,7 @@ def read_trendy_co2(path: Path | None = None) -> dict[int, float]:
 
 def write_trendy_co2(path: Path, values: dict[int, float]) -> None:
     """Write ``{year: ppm}`` in the TRENDY text layout (what many models read directly)."""
-    from flows.forcing.fileio import atomic_path
+    from forcing.fileio import atomic_path
 
     with atomic_path(Path(path)) as tmp:
         tmp.write_text("".join(f"Annee_{y}={values[y]:.2f}\n" for y in sorted(values)))

@@ -29,15 +29,15 @@ from typing import Any
 import netCDF4
 import numpy as np
 
-from flows.forcing.aggregate import Step
-from flows.forcing.conventions import (
+from forcing.aggregate import Step
+from forcing.conventions import (
     DAYS_PER_YEAR,
     MODEL_VARIABLE_NAMES,
     MODEL_VARIABLES,
     STEPS_PER_DAY,
 )
-from flows.forcing.errors import ForcingError
-from flows.forcing.fileio import atomic_path
+from forcing.errors import ForcingError
+from forcing.fileio import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class MetWriter:
         ds.title = f"Model-ready {kind} meteorological forcing {self.year}"
         ds.layout = MODEL_READY_LAYOUT
         ds.institution = "callmip-global"
-        ds.history = f"{datetime.now(UTC).isoformat(timespec='seconds')} flows.forcing"
+        ds.history = f"{datetime.now(UTC).isoformat(timespec='seconds')} forcing"
         for key, value in self.attrs.items():
             setattr(ds, key, value if isinstance(value, (str, int, float)) else json.dumps(value))
 

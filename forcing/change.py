@@ -16,7 +16,7 @@ Contract (the file layout is :mod:`callmip.drivers.change`'s; this module writes
   file holds the constant on every cell instead.
 
 Outputs are reused when their manifest says they were made from the same inputs and parameters
-(:mod:`flows.forcing.manifest`), and written atomically.
+(:mod:`forcing.manifest`), and written atomically.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ from callmip.drivers.change import (
     ndep_path,
     net_transitions,
 )
-from flows.forcing.errors import ForcingError
-from flows.forcing.fileio import atomic_path
-from flows.forcing.landregrid import target_grid
-from flows.forcing.manifest import fingerprint, invalidate, is_complete, write_manifest
+from forcing.errors import ForcingError
+from forcing.fileio import atomic_path
+from forcing.landregrid import target_grid
+from forcing.manifest import fingerprint, invalidate, is_complete, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _write(path: Path, fields: dict[str, tuple[np.ndarray, str, str]], lat: np.n
 def _land_states(states_file: Path, year: int) -> tuple[dict[str, np.ndarray], np.ndarray,
                                                          np.ndarray, np.ndarray]:
     """The states of ``year`` as fractions of land, and the land fraction (sum of states)."""
-    from flows.forcing.luh2 import read_luh2_states
+    from forcing.luh2 import read_luh2_states
 
     ds = read_luh2_states(states_file, year)
     raw = {s: np.asarray(ds[s].values, dtype=np.float64) for s in LUH2_STATES}
@@ -186,7 +186,7 @@ def prepare_ndep_years(
     """
     import xarray as xr
 
-    from flows.forcing.ndep import NDEP_SPECIES, read_ndep_year
+    from forcing.ndep import NDEP_SPECIES, read_ndep_year
 
     ndep_dir, out_dir = Path(ndep_dir), Path(out_dir)
     constant_ndep = constant_ndep or {}

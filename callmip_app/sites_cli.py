@@ -9,7 +9,7 @@ posterior changes; inter-model spread; pooling by IGBP class with bootstrap inte
 benchmarks. Writes CSV files and ``index.html`` to ``--out``. Exit 0 when every file was
 scored, 2 when a file or variable had an error (the rest is still scored and written); an
 unusable observation or met directory or site table exits with the code of its kind
-(``callmip/cli_errors.py``).
+(``callmip_app/cli_errors.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def cmd_sites(args: argparse.Namespace) -> int:
 
     t0 = time.monotonic()
     # bad observation/met directories or site tables raise errors the CLI reports in one line
-    # with their exit code (callmip/cli_errors.py)
+    # with their exit code (callmip_app/cli_errors.py)
     result = score_upload(args.paths, args.obs, args.out, met_dir=args.met,
                           site_table=args.site_table, n_boot=args.bootstrap, seed=args.seed)
     scored = sum("*" not in r.unscored for r in result.runs)

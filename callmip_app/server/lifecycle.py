@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psutil
 
-from callmip.server.profile import ServerError, ServerProfile
+from callmip_app.server.profile import ServerError, ServerProfile
 
 log = logging.getLogger(__name__)
 
@@ -356,7 +356,7 @@ def _wait_healthy(profile: ServerProfile, server: ProcessRecord) -> None:
 
 def _reports_command(profile: ServerProfile) -> list[str]:
     """The read-only report server over the run root (basic auth when the profile has it)."""
-    cmd = [sys.executable, "-m", "callmip.server.reports", "--root", str(profile.run_root),
+    cmd = [sys.executable, "-m", "callmip_app.server.reports", "--root", str(profile.run_root),
            "--host", profile.host, "--port", str(profile.reports_port)]
     if profile.auth_string_env:
         cmd += ["--auth-env", profile.auth_string_env]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flows.forcing.fileio import atomic_path, sha256_file
+from forcing.fileio import atomic_path, sha256_file
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ Contract:
   variable needs (sfcWind reads ugrd and vgrd; huss also reads tmax and pres to check it stays
   below saturation) in blocks of whole days, checks every block, aggregates to the model step,
   regrids conservatively to the target grid (land-only averages) and writes a part file
-  (:mod:`flows.forcing.parts`). Memory is bounded by the block size and one target-grid
+  (:mod:`forcing.parts`). Memory is bounded by the block size and one target-grid
   variable-year, whatever the number of years.
 * :func:`prepare_year` does one year in this process; :func:`prepare_years` fans the nine
-  variable-year tasks of every year out over a dask cluster (:mod:`flows.forcing.cluster`) and
+  variable-year tasks of every year out over a dask cluster (:mod:`forcing.cluster`) and
   assembles each year into ``met_<YYYY>.nc`` as soon as its parts exist.
 * Idempotent: a year whose ``met_<YYYY>.nc`` matches its manifest (checksum, parameters, input
   fingerprint) is skipped; anything partial or stale is redone. Before any work, every input's
@@ -30,21 +30,21 @@ from typing import Any
 
 import numpy as np
 
-from flows.forcing.aggregate import Step, model_values
-from flows.forcing.checks import check_below_saturation
-from flows.forcing.cluster import ClusterSpec, dask_client
-from flows.forcing.conventions import (
+from forcing.aggregate import Step, model_values
+from forcing.checks import check_below_saturation
+from forcing.cluster import ClusterSpec, dask_client
+from forcing.conventions import (
     CRUJRA_VARIABLES,
     MODEL_VARIABLE_NAMES,
     MODEL_VARIABLES,
     STEPS_PER_DAY,
 )
-from flows.forcing.crujra import CrujraReader, check_year_headers, crujra_path
-from flows.forcing.errors import ForcingError
-from flows.forcing.landregrid import LandRegridder
-from flows.forcing.manifest import fingerprint, is_complete
-from flows.forcing.modelready import MODEL_READY_LAYOUT, check_model_ready, met_filename
-from flows.forcing.parts import (
+from forcing.crujra import CrujraReader, check_year_headers, crujra_path
+from forcing.errors import ForcingError
+from forcing.landregrid import LandRegridder
+from forcing.manifest import fingerprint, is_complete
+from forcing.modelready import MODEL_READY_LAYOUT, check_model_ready, met_filename
+from forcing.parts import (
     assemble_year,
     clean_year,
     land_digest,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.forcing.grids import check_resolution
+from forcing.grids import check_resolution
 
 logger = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 import netCDF4
 import numpy as np
 
-from flows.forcing.errors import ForcingError
-from flows.forcing.fileio import atomic_path
-from flows.forcing.grids import cell_area, lat_centres, lon_centres
-from flows.forcing.landmask import land_fraction
+from forcing.errors import ForcingError
+from forcing.fileio import atomic_path
+from forcing.grids import cell_area, lat_centres, lon_centres
+from forcing.landmask import land_fraction
 
 if TYPE_CHECKING:  # xarray (and pandas) cost seconds to import; only readers need them
     import xarray as xr

@@ -25,9 +25,9 @@ import netCDF4
 import numpy as np
 
 from callmip.protocol import PREINDUSTRIAL_NDEP_KG_N_HA_YR
-from flows.forcing.errors import ForcingError
-from flows.forcing.fileio import atomic_path
-from flows.forcing.grids import lat_centres, lon_centres
+from forcing.errors import ForcingError
+from forcing.fileio import atomic_path
+from forcing.grids import lat_centres, lon_centres
 
 if TYPE_CHECKING:  # xarray (and pandas) cost seconds to import; only readers need them
     import xarray as xr

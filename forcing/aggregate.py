@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from flows.forcing.conventions import MODEL_VARIABLES, STEPS_PER_DAY
+from forcing.conventions import MODEL_VARIABLES, STEPS_PER_DAY
 
 Step = Literal["daily", "6h"]
 

@@ -11,7 +11,7 @@ Contract:
   because the model calendar is 365-day ('noleap') while ISIMIP3b is proleptic_gregorian. Values
   are checked on the given land mask (finite, within physical bounds) and set to NaN elsewhere.
 
-Conventions relied on are listed in :mod:`flows.forcing.conventions` (ISIMIP protocol and the
+Conventions relied on are listed in :mod:`forcing.conventions` (ISIMIP protocol and the
 ISIMIP project's own isimip-utils: ``days since 1601-1-1 00:00:00``, proleptic_gregorian,
 latitude north to south, fill 1e20, lowercase ``sfcwind``).
 """
@@ -25,14 +25,14 @@ import cftime
 import netCDF4
 import numpy as np
 
-from flows.forcing.checks import Locator, check_bounds
-from flows.forcing.conventions import (
+from forcing.checks import Locator, check_bounds
+from forcing.conventions import (
     DAYS_PER_YEAR,
     ISIMIP_GCM_MEMBERS,
     ISIMIP_SPECS,
     ISIMIP_SSPS,
 )
-from flows.forcing.errors import ForcingError
+from forcing.errors import ForcingError
 
 SCENARIO_FIRST_YEAR = 2015
 SCENARIO_LAST_YEAR = 2100

@@ -36,7 +36,7 @@ ERROR_KINDS: tuple[ErrorKind, ...] = (
         "callmip.conform.phase1_sites:SiteTableError",
     )),
     ErrorKind(3, "forcing", "a forcing input is unusable", (
-        "flows.forcing.errors:ForcingError",
+        "forcing.errors:ForcingError",
     )),
     ErrorKind(4, "driver", "a model's inputs could not be rendered or were rejected", (
         "callmip.drivers.render:RenderError",
@@ -60,7 +60,7 @@ ERROR_KINDS: tuple[ErrorKind, ...] = (
         "flows.spinup.loop:SpinupError",
     )),
     ErrorKind(8, "server", "the Prefect server could not be started, reached or stopped", (
-        "callmip.server.profile:ServerError",
+        "callmip_app.server.profile:ServerError",
     )),
 )
 

@@ -14,7 +14,7 @@ Contract:
 
 Any failure raises :class:`ForcingError` with file, variable, problem, value and place; a
 truncated or corrupt file (gzip stream ended early, HDF5/netCDF read error) included. The
-layout conventions relied on are documented in :mod:`flows.forcing.conventions`.
+layout conventions relied on are documented in :mod:`forcing.conventions`.
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ import netCDF4
 import numpy as np
 
 from callmip.ncfiles import classic_size_problem
-from flows.forcing.checks import Locator, check_land_block
-from flows.forcing.conventions import (
+from forcing.checks import Locator, check_land_block
+from forcing.conventions import (
     CRUJRA_SPECS,
     CRUJRA_VERSION,
     NOLEAP_CALENDARS,
     STEPS_PER_YEAR,
 )
-from flows.forcing.errors import ForcingError
-from flows.forcing.fileio import gunzip_file
+from forcing.errors import ForcingError
+from forcing.fileio import gunzip_file
 
 if TYPE_CHECKING:  # xarray (and pandas) cost seconds to import; only readers need them
     import xarray as xr

@@ -1,4 +1,4 @@
-"""``callmip server up|down|status``: the command-line face of :mod:`callmip.server.lifecycle`."""
+"""``callmip server up|down|status``: the command line of :mod:`callmip_app.server.lifecycle`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from callmip.server.lifecycle import server_down, server_status, server_up
-from callmip.server.profile import DEFAULT_PROFILE, load_profile
+from callmip_app.server.lifecycle import server_down, server_status, server_up
+from callmip_app.server.profile import DEFAULT_PROFILE, load_profile
 
 
 def _profile(args: argparse.Namespace):
@@ -17,7 +17,7 @@ def _profile(args: argparse.Namespace):
 
 def cmd_server(args: argparse.Namespace) -> int:
     """Exit codes: 0 done, 8 the server could not be started/stopped (ServerError; the table
-    of exit codes is callmip.cli_errors)."""
+    of exit codes is callmip_app.cli_errors)."""
     profile = _profile(args)
     out = sys.stdout
     if args.action == "up":

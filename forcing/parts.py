@@ -4,11 +4,11 @@ the dask fan-out shared by the historical (CRU-JRA) and scenario (ISIMIP3b) path
 Contract:
 
 * :func:`write_part` streams blocks of land values (model units, model step) through a
-  :class:`~flows.forcing.landregrid.LandRegridder` into ``<var>_<year>.nc``: only the target
+  :class:`~forcing.landregrid.LandRegridder` into ``<var>_<year>.nc``: only the target
   cells that receive land (``landfrac > 0``), uncompressed, with the target ``landfrac`` and a
   digest of the source land mask; written atomically with a manifest.
 * :func:`assemble_year` checks that all nine parts come from one land mask and writes the
-  model-ready file (:class:`~flows.forcing.modelready.MetWriter`) with provenance and manifest.
+  model-ready file (:class:`~forcing.modelready.MetWriter`) with provenance and manifest.
 * :func:`run_year_tasks` submits one task per variable-year plus one assembly per year to a
   ``distributed.Client`` and fails fast: the first error cancels everything else and is raised.
 """
@@ -27,13 +27,13 @@ from typing import Any
 import netCDF4
 import numpy as np
 
-from flows.forcing.aggregate import Step
-from flows.forcing.conventions import MODEL_VARIABLE_NAMES, MODEL_VARIABLES
-from flows.forcing.errors import ForcingError
-from flows.forcing.fileio import atomic_path, remove_stale_temporaries
-from flows.forcing.landregrid import LandRegridder, target_grid
-from flows.forcing.manifest import write_manifest
-from flows.forcing.modelready import MetWriter, met_filename
+from forcing.aggregate import Step
+from forcing.conventions import MODEL_VARIABLE_NAMES, MODEL_VARIABLES
+from forcing.errors import ForcingError
+from forcing.fileio import atomic_path, remove_stale_temporaries
+from forcing.landregrid import LandRegridder, target_grid
+from forcing.manifest import write_manifest
+from forcing.modelready import MetWriter, met_filename
 
 logger = logging.getLogger(__name__)
 
