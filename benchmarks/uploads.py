@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Literal
 
 from callmip.conform.check import GLOBAL_NAME, CheckReport, Level, check_file
+from callmip.constants import SCENARIO_FIRST_YEAR
 
 Policy = Literal["flag", "skip"]
 POLICIES: tuple[str, ...] = ("flag", "skip")
 #: first year of the SSP scenario runs (protocol: historical to 2014, then 2015-2100)
-SCENARIO_FIRST_YEAR = 2015
 _SSP = re.compile(r"ssp\d{3}", re.IGNORECASE)
 #: checker locations that concern the whole file rather than one variable
 FILE_LEVEL = ("file", "file name", "global attributes", "time", "lat", "lon")

@@ -29,12 +29,12 @@ from callmip.config import (
     FORCING_DIRS,
     INSTITUTION,
     REPO_ROOT,
-    SCENARIO_FIRST_YEAR,
     Campaign,
     CampaignError,
     load_campaign,
     option_path_fields,
 )
+from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.drivers.base_options import DriverOptions
 from callmip.drivers.cable_pop.options import CablePopOptions
 from callmip.drivers.options import DRIVER_OPTIONS, ClassicOptions, ClmOptions, OrchideeOptions

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from callmip.config import SCENARIO_FIRST_YEAR, Campaign
+from callmip.config import Campaign
 from callmip.conform import GlobalAttrs, conform_run
+from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.rundir import RunDir, write_json_atomic
 from callmip.simulations import CLIMATE, LUC, NDEP, SCENARIO_PARENT, SIMULATIONS, simulation
 from flows.progress import say

@@ -28,13 +28,16 @@ import importlib.metadata
 import re
 from pathlib import Path
 
-from callmip.protocol import PREINDUSTRIAL_CO2_PPM, PREINDUSTRIAL_NDEP_KG_N_HA_YR
+from callmip.constants import (
+    PREINDUSTRIAL_CO2_PPM,
+    PREINDUSTRIAL_NDEP_KG_N_HA_YR,
+    SCENARIO_FIRST_YEAR,
+)
 from forcing.errors import ForcingError
 
 __all__ = [
     "PREINDUSTRIAL_CO2_PPM",
     "PREINDUSTRIAL_NDEP_KG_N_HA_YR",
-    "SSP_FIRST_YEAR",
     "co2_for_years",
     "default_trendy_co2_file",
     "read_trendy_co2",
@@ -42,7 +45,6 @@ __all__ = [
     "write_trendy_co2",
 ]
 
-SSP_FIRST_YEAR = 2015
 FAIR_VERSION = "1.6.4"
 FAIR_SSP_CSV = "fair/SSPs/data/rcmip-concentrations-annual-means-5-1-0-ssp-only.csv"
 _LINE = re.compile(r"^\s*Annee_(\d{4})\s*=\s*([0-9.+-eE]+)\s*$")
@@ -144,7 +146,7 @@ def co2_for_years(
     scen = ssp_co2(ssp) if ssp is not None else {}
     out = {}
     for year in years:
-        if scen and (year >= SSP_FIRST_YEAR or year not in hist):
+        if scen and (year >= SCENARIO_FIRST_YEAR or year not in hist):
             if year not in scen:
                 raise ForcingError(None, "co2", f"no {ssp} CO2 for {year}")
             out[year] = scen[year]

@@ -44,12 +44,12 @@ from typing import Literal
 
 import numpy as np
 
+from callmip.constants import DAYS_PER_YEAR
+
 SECONDS_PER_STEP = 21600.0
 """Length of one CRU-JRA step (6 h) in seconds."""
 STEPS_PER_DAY = 4
-DAYS_PER_YEAR = 365
 STEPS_PER_YEAR = STEPS_PER_DAY * DAYS_PER_YEAR
-SECONDS_PER_DAY = 86400.0
 
 CRUJRA_VERSION = "2.5"
 CRUJRA_FILL_VALUE = np.float32(9.96921e36)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-EARTH_RADIUS_M = 6371007.181
-"""Authalic Earth radius, the sphere CDO and ESMF use for cell areas."""
+from callmip.constants import EARTH_RADIUS_AUTHALIC_M
 
 
 def check_resolution(res_deg: float) -> tuple[int, int]:
@@ -47,4 +46,4 @@ def cell_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     lon_b = np.deg2rad(bounds_from_centres(lon))
     band = np.abs(np.sin(lat_b[:, 1]) - np.sin(lat_b[:, 0]))
     width = np.abs(lon_b[:, 1] - lon_b[:, 0])
-    return EARTH_RADIUS_M**2 * band[:, None] * width[None, :]
+    return EARTH_RADIUS_AUTHALIC_M**2 * band[:, None] * width[None, :]

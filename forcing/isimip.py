@@ -25,6 +25,7 @@ import cftime
 import netCDF4
 import numpy as np
 
+from callmip.constants import SCENARIO_FIRST_YEAR, SCENARIO_LAST_YEAR
 from forcing.checks import Locator, check_bounds
 from forcing.conventions import (
     DAYS_PER_YEAR,
@@ -34,8 +35,6 @@ from forcing.conventions import (
 )
 from forcing.errors import ForcingError
 
-SCENARIO_FIRST_YEAR = 2015
-SCENARIO_LAST_YEAR = 2100
 _CALENDARS = frozenset(
     {"standard", "gregorian", "proleptic_gregorian", "noleap", "365_day", "julian"}
 )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import netCDF4
 import numpy as np
 
-from callmip.protocol import PREINDUSTRIAL_NDEP_KG_N_HA_YR
+from callmip.constants import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 from forcing.errors import ForcingError
 from forcing.fileio import atomic_path
 from forcing.grids import lat_centres, lon_centres

@@ -34,6 +34,7 @@ import cftime
 import netCDF4
 import numpy as np
 
+from callmip.constants import SCENARIO_FIRST_YEAR
 from forcing.conventions import (
     CRUJRA_CALENDAR,
     CRUJRA_FILL_VALUE,
@@ -74,7 +75,6 @@ logger = logging.getLogger(__name__)
 
 SSP_WARMING_2100_K = {"ssp126": 0.9, "ssp370": 3.3, "ssp585": 4.6}
 """Land-mean warming 2015 -> 2100 per SSP (roughly the CMIP6 multi-model land means)."""
-SSP_START_YEAR = 2015
 
 
 # ---------------------------------------------------------------------------- CRU-JRA
@@ -378,7 +378,7 @@ def ssp_warming(ssp: str, year: int) -> float:
     """
     if ssp not in SSP_WARMING_2100_K:
         raise ValueError(f"unknown SSP {ssp!r}; known: {ISIMIP_SSPS}")
-    x = max(0.0, (year - SSP_START_YEAR) / (2100 - SSP_START_YEAR))
+    x = max(0.0, (year - SCENARIO_FIRST_YEAR) / (2100 - SCENARIO_FIRST_YEAR))
     w2100 = SSP_WARMING_2100_K[ssp]
     if ssp == "ssp126":
         return w2100 * (1.0 - np.exp(-3.0 * x)) / (1.0 - np.exp(-3.0))
@@ -407,7 +407,7 @@ def write_isimip3b(
     gcm = gcm.lower()
     if gcm not in ISIMIP_GCM_MEMBERS:
         raise ValueError(f"unknown ISIMIP3b GCM {gcm!r}; known: {sorted(ISIMIP_GCM_MEMBERS)}")
-    ssp_warming(ssp, SSP_START_YEAR)  # validates the SSP name
+    ssp_warming(ssp, SCENARIO_FIRST_YEAR)  # validates the SSP name
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lat = lat_centres(res_deg, descending=True)

@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfigBase
+from callmip.constants import SCENARIO_FIRST_YEAR
+from callmip.config import Campaign, ModelConfigBase
 from callmip.drivers.base import YearSpec
 from callmip.simulations import (
     CLIMATE,
@@ -35,7 +36,7 @@ from callmip.simulations import (
     simulation,
     transient_signature,
 )
-from callmip.protocol import PREINDUSTRIAL_CO2_PPM
+from callmip.constants import PREINDUSTRIAL_CO2_PPM
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,12 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from callmip.constants import (
+    EARTH_RADIUS_M,
+    PREINDUSTRIAL_NDEP_KG_N_HA_YR,
+    SECONDS_PER_YEAR,
+)
 from callmip.drivers.render import RenderError
-from callmip.protocol import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 
 #: CABLE CRU-reader variable -> (model-ready variable, scale factor, units written)
 MET_VARIABLES: dict[str, tuple[str | None, float, str]] = {
@@ -66,7 +70,7 @@ MET_FILL = np.float32(-9999.0)
 DAYS = 365
 NDEP_FIRST_YEAR = 1850
 #: kg N ha-1 yr-1 -> kg N m-2 s-1
-KG_HA_YR_TO_KG_M2_S = 1e-4 / (365.0 * 86400.0)
+KG_HA_YR_TO_KG_M2_S = 1e-4 / SECONDS_PER_YEAR
 #: soil type 2 of the branch's def_soil_params.txt (medium clay loam), as gridinfo wants them
 #: (sucs positive: CABLE negates it; hyds m s-1)
 SOIL_TYPE2 = {"swilt": 0.216, "sfc": 0.301, "ssat": 0.479, "bch": 7.1, "hyds": 4.0e-6,
@@ -397,7 +401,8 @@ def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int) -> 
     lat_r = np.deg2rad(domain.lat)
     dlat = np.deg2rad(abs(domain.lat[1] - domain.lat[0])) if ny > 1 else np.deg2rad(2.0)
     dlon = np.deg2rad(abs(domain.lon[1] - domain.lon[0])) if nx > 1 else np.deg2rad(2.0)
-    area_km2 = (6371.0 ** 2 * dlon * (np.sin(lat_r + dlat / 2) - np.sin(lat_r - dlat / 2)))
+    area_km2 = ((EARTH_RADIUS_M / 1e3) ** 2 * dlon
+                * (np.sin(lat_r + dlat / 2) - np.sin(lat_r - dlat / 2)))
     tmp = _atomic_nc(path)
     with netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
         _grid_dims(ds, domain)
