@@ -27,6 +27,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from callmip import atomic
 from callmip.drivers.base import (
     GC_PER_S_TO_KGC_PER_S,
     GC_TO_KG,
@@ -41,7 +42,6 @@ from callmip.drivers.render import (
     render,
     safe_path,
     safe_token,
-    write_atomic,
 )
 from callmip.drivers.template_driver import TemplateDriver
 
@@ -183,8 +183,8 @@ class ClmDriver(TemplateDriver):
         texts = self.render_inputs(run)
         (run.work_dir / "run").mkdir(parents=True, exist_ok=True)
         self.write_paramfile(run, params)
-        write_atomic(run.work_dir / "user_nl_clm", texts["user_nl_clm"])
-        script = write_atomic(run.work_dir / "launch_ctsm.sh", texts["launch_ctsm.sh"], 0o755)
+        atomic.write_text(run.work_dir / "user_nl_clm", texts["user_nl_clm"])
+        script = atomic.write_text(run.work_dir / "launch_ctsm.sh", texts["launch_ctsm.sh"], 0o755)
         return ["bash", str(script)]
 
     def restart_out(self, run: ModelRun) -> Path:

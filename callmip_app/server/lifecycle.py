@@ -34,6 +34,7 @@ from pathlib import Path
 
 import psutil
 
+from callmip import atomic
 from callmip_app.server.profile import ServerError, ServerProfile
 
 log = logging.getLogger(__name__)
@@ -87,9 +88,7 @@ class ServerState:
     version: int = STATE_VERSION
 
     def write(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        os.replace(tmp, path)
+        atomic.write_json(path, asdict(self), indent=1)
 
     @classmethod
     def read(cls, path: Path) -> ServerState:
