@@ -163,13 +163,58 @@ FREQUENCIES = ("monthly", "annual")
 
 
 def global_file_name(
-    model: str, version: str, resolution: float, freq: str, y0: int, y1: int, stage: str
+    model: str, version: str, resolution: float | str, freq: str, y0: int, y1: int, stage: str
 ) -> str:
-    """``<model>.<version>_global_<res>_<freq>_<YYYY-YYYY>_<Prior|Posterior>.nc`` (protocol s7)."""
-    return (
-        f"{model}.{version}_global_{RESOLUTION_LABELS[resolution]}_{freq}_"
-        f"{y0:04d}-{y1:04d}_{stage}.nc"
-    )
+    """``<model>.<version>_global_<res>_<freq>_<YYYY-YYYY>_<Prior|Posterior>.nc`` (protocol s7).
+
+    ``resolution`` in degrees (0.5, 1, 2) or as its label ("0.5deg", "1deg", "2deg")."""
+    label = resolution if isinstance(resolution, str) else RESOLUTION_LABELS[resolution]
+    return f"{model}.{version}_global_{label}_{freq}_{y0:04d}-{y1:04d}_{stage}.nc"
+
+
+#: global file names (protocol v2 section 7); the checker also accepts daily files
+GLOBAL_FILE_NAME = re.compile(
+    r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_global_"
+    r"(?P<res>0\.5deg|1deg|2deg)_(?P<freq>monthly|annual|daily)_"
+    r"(?P<y0>\d{4})-(?P<y1>\d{4})_(?P<stage>Prior|Posterior)\.nc$"
+)
+
+
+@dataclass(frozen=True)
+class GlobalFileName:
+    """The parts of a global file name."""
+
+    model: str
+    version: str
+    resolution: str  # 0.5deg | 1deg | 2deg
+    frequency: str  # monthly | annual | daily
+    y0: int
+    y1: int
+    stage: str  # Prior | Posterior
+
+    @property
+    def model_id(self) -> str:
+        """``<model>.<version>``, the ``Model`` global attribute."""
+        return f"{self.model}.{self.version}"
+
+    @property
+    def years(self) -> str:
+        """``YYYY-YYYY`` as in the name."""
+        return f"{self.y0:04d}-{self.y1:04d}"
+
+    @property
+    def name(self) -> str:
+        return global_file_name(self.model, self.version, self.resolution, self.frequency,
+                                self.y0, self.y1, self.stage)
+
+
+def parse_global_file_name(name: str) -> GlobalFileName | None:
+    """The parts of a global file name, or None when ``name`` does not follow the protocol."""
+    m = GLOBAL_FILE_NAME.match(name)
+    if m is None:
+        return None
+    return GlobalFileName(m["model"], m["version"], m["res"], m["freq"], int(m["y0"]),
+                          int(m["y1"]), m["stage"])
 
 
 #: site file names (protocol v2 section 7); Phase1a files (DK-Sor test) follow the same pattern
