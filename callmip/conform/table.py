@@ -35,6 +35,8 @@ class CalLMIPVariable:
     required: bool = True  # hfg: "output only if your model outputs this variable"
     site_min: float | None = None  # daily mean at one site; None: the global bounds
     site_max: float | None = None
+    #: short name for report tables and benchmark files (long_name is the protocol's wording)
+    label: str = ""
 
     def bounds(self, site: bool) -> tuple[float, float]:
         """Plausible (min, max): daily site values when ``site``, else global means."""
@@ -60,14 +62,17 @@ TABLE: dict[str, CalLMIPVariable] = {
             optimised=True,
             site_min=-4e-7,  # +-35 gC m-2 d-1
             site_max=4e-7,
+            label="Net ecosystem productivity",
         ),
         CalLMIPVariable(
             "hfls", "Latent heat flux", "W m-2", "surface_upward_latent_heat_flux", -100, 600,
             optimised=True, site_min=-100, site_max=450,
+            label="Latent heat flux",
         ),
         CalLMIPVariable(
             "hfss", "Sensible heat flux", "W m-2", "surface_upward_sensible_heat_flux", -300, 600,
             optimised=True, site_min=-300, site_max=450,
+            label="Sensible heat flux",
         ),
         CalLMIPVariable(
             "gpp",
@@ -78,13 +83,16 @@ TABLE: dict[str, CalLMIPVariable] = {
             2e-6,
             site_min=-1e-9,
             site_max=4e-7,
+            label="Gross primary production",
         ),
         CalLMIPVariable(
-            "reco", "Total ecosystem respiration", "kgC m-2 s-1", None, 0, 2e-6, site_max=3e-7
+            "reco", "Total ecosystem respiration", "kgC m-2 s-1", None, 0, 2e-6, site_max=3e-7,
+            label="Ecosystem respiration",
         ),
         CalLMIPVariable(
             "tran", "Transpiration", "kg m-2 s-1", "transpiration_flux", -1e-5, 5e-4,
             site_min=-1e-5, site_max=1.5e-4,  # 13 mm d-1
+            label="Transpiration",
         ),
         CalLMIPVariable(
             "evspsblsoi",
@@ -98,35 +106,43 @@ TABLE: dict[str, CalLMIPVariable] = {
             5e-4,
             site_min=-2e-5,
             site_max=1.5e-4,
+            label="Soil evaporation",
         ),
         CalLMIPVariable(
             "hfg", "Ground heat flux", "W m-2", "downward_heat_flux_in_soil", -300, 300,
             required=False, site_min=-200, site_max=200,
+            label="Ground heat flux",
         ),
         CalLMIPVariable(
             "ts", "Land surface temperature", "K", "surface_temperature", 150, 350,
             site_min=200, site_max=340,
+            label="Surface temperature",
         ),
         CalLMIPVariable(
             "lai", "Leaf area index", "1", "leaf_area_index", 0, 20, alt_units=("m2 m-2",),
             site_max=15,
+            label="Leaf area index",
         ),
         CalLMIPVariable(
             "cLiveBioAbove", "Carbon mass in all aboveground live biomass pools", "kg m-2",
             None, 0, 100,
+            label="Above-ground live biomass carbon",
         ),
         CalLMIPVariable(
             "cSoil", "Carbon mass in all soil pools", "kg m-2", "soil_mass_content_of_carbon",
             0, 500,
+            label="Soil carbon",
         ),
         CalLMIPVariable(
             "mrso", "Total soil column moisture content", "kg m-2",
             "mass_content_of_water_in_soil", 0, 10000,
+            label="Total soil moisture",
         ),
         CalLMIPVariable(
             "mrsos", "Moisture in upper portion of soil column (top 10 cm)", "kg m-2",
             "mass_content_of_water_in_soil_layer", 0, 1000,
             site_max=100,  # 10 cm of soil hold at most 100 kg m-2 of water
+            label="Surface soil moisture",
         ),
     )
 }
