@@ -197,21 +197,27 @@ GLOBAL_FILE_NAME = re.compile(
 
 
 @dataclass(frozen=True)
-class GlobalFileName:
-    """The parts of a global file name."""
+class _ModelFileName:
+    """What global and site file names share: they start with ``<model>.<version>_``."""
 
     model: str
     version: str
-    resolution: str  # 0.5deg | 1deg | 2deg
-    frequency: str  # monthly | annual | daily
-    y0: int
-    y1: int
-    stage: str  # Prior | Posterior
 
     @property
     def model_id(self) -> str:
         """``<model>.<version>``, the ``Model`` global attribute."""
         return f"{self.model}.{self.version}"
+
+
+@dataclass(frozen=True)
+class GlobalFileName(_ModelFileName):
+    """The parts of a global file name."""
+
+    resolution: str  # 0.5deg | 1deg | 2deg
+    frequency: str  # monthly | annual | daily
+    y0: int
+    y1: int
+    stage: str  # Prior | Posterior
 
     @property
     def years(self) -> str:
@@ -244,21 +250,14 @@ CAL_VAL = {"Cal": "Calibration", "Val": "Validation"}
 
 
 @dataclass(frozen=True)
-class SiteFileName:
+class SiteFileName(_ModelFileName):
     """The parts of a Phase 1 site file name."""
 
-    model: str
-    version: str
     phase: str
     scenario: int
     site: str
     calval: str  # Cal | Val
     stage: str  # Prior | Posterior
-
-    @property
-    def model_id(self) -> str:
-        """``<model>.<version>``, the ``Model`` global attribute."""
-        return f"{self.model}.{self.version}"
 
     @property
     def name(self) -> str:
