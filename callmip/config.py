@@ -32,6 +32,7 @@ from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.drivers.base_options import DriverOptions
 from callmip.drivers.options import DRIVER_OPTIONS
 from callmip.scheduler.base import SAFE_NAME, Resources
+from callmip.scheduler.registry import SCHEDULER_NAMES
 from callmip.scheduler.supervisor import RetryPolicy
 from callmip.simulations import SCENARIO_PARENT, SIMULATION_NAMES
 
@@ -289,7 +290,9 @@ ModelConfig = Annotated[
 class SchedulerConfig(_Strict):
     """Batch backend and the HPC profile its jobs get."""
 
-    backend: Literal["local", "slurm"] = Field("local", description="where model runs execute")
+    backend: Literal[SCHEDULER_NAMES] = Field(  # type: ignore[valid-type]
+        "local", description="where model runs execute (callmip/scheduler/registry.py)"
+    )
     max_parallel: int | None = Field(None, ge=1, le=4096, description="local executor slots")
     resources: Resources = Field(default_factory=Resources)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

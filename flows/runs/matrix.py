@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.config import Campaign, ModelConfigBase
+from callmip.constants import PREINDUSTRIAL_CO2_PPM, SCENARIO_FIRST_YEAR
 from callmip.drivers.base import YearSpec
 from callmip.simulations import (
     CLIMATE,
@@ -36,7 +36,6 @@ from callmip.simulations import (
     simulation,
     transient_signature,
 )
-from callmip.constants import PREINDUSTRIAL_CO2_PPM
 
 
 @dataclass(frozen=True)
