@@ -88,11 +88,10 @@ def driver_notes(campaign) -> list[str]:
         spin = caps.accelerated_spinup or "none (spin-up cycles plainly)"
         chunks = getattr(m.options, "chunks", None)
         ignored = [d for d in DRIVERS_OF_CHANGE if d not in caps.drivers_of_change]
-        lines.append(f"  model {m.key}: driver {m.driver}; responds to "
-                     f"{', '.join(caps.drivers_of_change)}"
-                     + (f"; ignores {', '.join(ignored)}" if ignored else "")
-                     + f"; accelerated spin-up: {spin}"
-                     + (f"; {chunks} land chunk(s) per run" if chunks else ""))
+        lines.append(f"  model {m.key}: driver {m.driver}; accelerated spin-up: {spin}"
+                     + (f"; {chunks} land chunk(s) per run" if chunks else "")
+                     + f"; responds to {', '.join(caps.drivers_of_change)}"
+                     + (f"; ignores {', '.join(ignored)}" if ignored else ""))
         if caps.note:
             lines.append(f"    {caps.note}")
         if not caps.ran_real_program:
