@@ -18,7 +18,6 @@ SOILWATER_10CM, tran = QVEGT, evspsblsoi = QSOIL, ts = TSKIN, lai = TLAI, hfg = 
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 from dataclasses import dataclass, field
@@ -126,9 +125,8 @@ class ClmDriver(TemplateDriver):
     def write_paramfile(self, run: ModelRun, params: dict[str, ParamValue]) -> Path:
         """Copy the base paramfile into the run directory with ``params`` written in."""
         dst = Path(self.work_path(run, "clm_params.nc"))
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        shutil.copyfile(self._paramfile(), tmp)
-        try:
+        with atomic.atomic_path(dst) as tmp:
+            shutil.copyfile(self._paramfile(), tmp)
             with netCDF4.Dataset(tmp, "a") as ds:
                 for name, value in params.items():
                     var = ds.variables[name]
@@ -139,10 +137,6 @@ class ClmDriver(TemplateDriver):
                             f"variable has {var.size}"
                         )
                     var[:] = arr.reshape(var.shape)
-        except Exception:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, dst)
         return dst
 
     def render_inputs(self, run: ModelRun) -> dict[str, str]:
