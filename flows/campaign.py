@@ -21,6 +21,7 @@ from prefect.artifacts import (
 )
 
 from callmip.config import Campaign, load_campaign
+from callmip.conform import ConformedFile
 from callmip.report_links import report_url
 from callmip.rundir import RunDir
 from flows import pipeline
@@ -112,18 +113,20 @@ def runs_flow(campaign: Campaign, forcing_dir: str, spun: dict) -> pipeline.Runs
 
 
 @flow(name="conform", log_prints=True)
-def conform_flow(campaign: Campaign, forcing_dir: str, runs: pipeline.RunsOutcome) -> list[dict]:
+def conform_flow(campaign: Campaign, forcing_dir: str,
+                 runs: pipeline.RunsOutcome) -> list[ConformedFile]:
     """Write and check the CalLMIP global files."""
     rundir = RunDir(campaign)
     ctx = _context(campaign, rundir, forcing_dir)
     with stage("conform to CalLMIP") as info:
         written = pipeline.conform_outputs(ctx, runs)
-    rundir.record_stage("conform", info["seconds"], files=[str(w["path"]) for w in written])
+    rundir.record_stage("conform", info["seconds"], files=[str(w.path) for w in written])
     return written
 
 
 @flow(name="benchmark", log_prints=True)
-def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.DataFrame,
+def benchmark_flow(campaign: Campaign, written: list[ConformedFile],
+                   spinup_table: pd.DataFrame,
                    jobs: pd.DataFrame, notes: dict[str, str] | None = None) -> str:
     """Score the conformed outputs against the reference products and write the report."""
     rundir = RunDir(campaign)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from callmip.config import Campaign
-from callmip.conform import GlobalAttrs, conform_run
+from callmip.conform import ConformedFile, GlobalAttrs, conform_run
 from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.rundir import RunDir, write_json_atomic
 from callmip.simulations import CLIMATE, LUC, NDEP, SCENARIO_PARENT, SIMULATIONS, simulation
@@ -375,7 +375,7 @@ def global_attrs(campaign: Campaign, member: Member, simulation_name: str,
     )
 
 
-def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
+def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[ConformedFile]:
     """CalLMIP monthly and annual files for every completed historical (non-ensemble) and
     scenario run; scenario files go to ``callmip/<ssp>_<gcm>/``.
 
@@ -400,9 +400,7 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
             path = conform_run(driver, files, out_dir, attrs, campaign.resolution, freq,
                                output_years(campaign, simulation, freq), members=ens_files)
             model = f"{member.model.name}.{member.model.version}"
-            written.append({"run_id": run_id, "model": model,
-                            "stage": member.stage, "simulation": simulation, "freq": freq,
-                            "path": path})
+            written.append(ConformedFile(run_id, model, member.stage, simulation, freq, path))
     return written
 
 

@@ -43,6 +43,18 @@ class ConformError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class ConformedFile:
+    """One CalLMIP file the conform stage wrote: what it hands to the benchmark stage."""
+
+    run_id: str
+    model: str  # <name>.<version>
+    stage: str  # Prior | Posterior
+    simulation: str  # S0-S3, CO2only..., or <ssp>_<gcm>
+    freq: str  # monthly | annual
+    path: Path
+
+
+@dataclass(frozen=True)
 class GlobalAttrs:
     """Protocol section 6.3 attributes plus provenance."""
 
