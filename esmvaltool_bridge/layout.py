@@ -27,7 +27,6 @@ directory and renamed, so an interrupted run never leaves a half-written file.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from benchmarks.errors import NotComparableError
 from benchmarks.gridded import GriddedSeries, read_model_variable, read_reference
 from benchmarks.units import convert
 from callmip.atomic import atomic_path
+from callmip.conform.table import parse_global_file_name
 from esmvaltool_bridge.cmor import CMOR_VARIABLES, CmorVariable, Obs6Dataset, obs6_name
 from esmvaltool_bridge.errors import LayoutError
 
@@ -50,10 +50,6 @@ TIME_UNITS = "days since 1850-01-01 00:00:00"
 CALENDAR = "365_day"
 FILL = 1.0e20
 GRID_LABEL = "gn"
-MONTHLY_FILE = re.compile(
-    r"^(?P<model>.+)_global_(?P<res>[^_]+)_monthly_(?P<y0>\d{4})-(?P<y1>\d{4})_"
-    r"(?P<stage>Prior|Posterior)\.nc$"
-)
 
 
 @dataclass(frozen=True)
@@ -104,13 +100,14 @@ def esmvaltool_dataset_name(model: str) -> str:
 
 
 def find_model_outputs(run_dir: Path, simulation: str = "S3") -> list[ModelOutput]:
-    """The monthly CalLMIP files of ``run_dir/callmip/<simulation>/``, parsed from their names."""
+    """The monthly CalLMIP files of ``run_dir/callmip/<simulation>/``, parsed from their names
+    (by the one parser, :func:`callmip.conform.table.parse_global_file_name`)."""
     sim_dir = Path(run_dir) / "callmip" / simulation
     outputs = []
     for path in sorted(sim_dir.glob("*_monthly_*.nc")):
-        match = MONTHLY_FILE.match(path.name)
-        if match:
-            outputs.append(ModelOutput(match["model"], match["stage"], path))  # type: ignore[arg-type]
+        name = parse_global_file_name(path.name)
+        if name is not None and name.frequency == "monthly":
+            outputs.append(ModelOutput(name.model_id, name.stage, path))  # type: ignore[arg-type]
     if not outputs:
         raise LayoutError(
             f"{sim_dir}: no monthly CalLMIP files (<model>_global_<res>_monthly_<y0>-<y1>_"
