@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -166,6 +167,27 @@ def _context(campaign: Campaign, rundir: RunDir, forcing_dir: str) -> Context:
     return Context.create(campaign, rundir, Path(forcing_dir), on_change=on_change)
 
 
+@dataclass
+class Simulated:
+    """What the simulation stages hand on to the benchmark (campaign flow) or to the event that
+    starts one (global-simulation deployment)."""
+
+    forcing_dir: str
+    spin: dict
+    runs: pipeline.RunsOutcome
+    written: list[ConformedFile]
+
+
+def simulate(campaign: Campaign, rundir: RunDir) -> Simulated:
+    """The one sequence of the simulation stages - forcing, spin-up, runs, conform - shared by
+    the campaign flow and the global-simulation deployment (each a subflow of the caller)."""
+    forcing_dir = forcing_flow(campaign, str(rundir.path))
+    spin = spinup_flow(campaign, forcing_dir)
+    runs = runs_flow(campaign, forcing_dir, spin["spun"])
+    written = conform_flow(campaign, forcing_dir, runs)
+    return Simulated(forcing_dir, spin, runs, written)
+
+
 @flow(name="campaign", log_prints=True)
 def campaign_flow(campaign_file: str) -> str:
     """Run a whole CalLMIP global campaign from its YAML file; return the report path."""
@@ -175,10 +197,8 @@ def campaign_flow(campaign_file: str) -> str:
     rundir.initialise()
     t0 = time.monotonic()
     logger.info("campaign %s in %s", campaign.name, rundir.path)
-    forcing_dir = forcing_flow(campaign, str(rundir.path))
-    spin = spinup_flow(campaign, forcing_dir)
-    runs = runs_flow(campaign, forcing_dir, spin["spun"])
-    written = conform_flow(campaign, forcing_dir, runs)
+    sim = simulate(campaign, rundir)
+    forcing_dir, spin, runs, written = sim.forcing_dir, sim.spin, sim.runs, sim.written
     ctx = _context(campaign, rundir, forcing_dir)
     spin_jobs = [{label: r for s in spin["spun"].values() for r in s.results
                   for label in [r.run_id]}]
