@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from callmip.atomic import atomic_path
 from callmip.config import Campaign
 from callmip.conform import ConformedFile, GlobalAttrs, conform_run
 from callmip.constants import SCENARIO_FIRST_YEAR
@@ -239,9 +240,8 @@ def prepare_params(campaign: Campaign, rundir: RunDir) -> list[Member]:
         if source is None:
             model_driver(m.model, rundir.path).write_prior(m.params_file)
         else:
-            tmp = m.params_file.with_name(f".{m.params_file.name}.tmp")
-            shutil.copyfile(source, tmp)
-            tmp.replace(m.params_file)
+            with atomic_path(m.params_file) as tmp:
+                shutil.copyfile(source, tmp)
     rundir.record_inputs({f"params:{m.label}": m.params_file for m in out})
     return out
 
