@@ -375,6 +375,34 @@ def global_attrs(campaign: Campaign, member: Member, simulation_name: str,
     )
 
 
+@dataclass(frozen=True)
+class ConformTarget:
+    """One run the conform stage writes CalLMIP files for."""
+
+    run_id: str
+    member: Member
+    simulation: str
+    result: RunResult
+    #: completed ensemble members of the same member and simulation, whose spread becomes
+    #: ``<var>_post_unc``; empty unless there are at least two
+    ensemble: list[RunResult]
+
+
+def conform_targets(runs: RunsOutcome) -> list[ConformTarget]:
+    """Every completed historical or scenario run that is not itself an ensemble member, with
+    its completed ensemble members (a failed run or a failed member is left out)."""
+    targets = []
+    for run_id, result in {**runs.historical, **runs.scenario}.items():
+        member, simulation, ens = runs.plans[run_id]
+        if not result.ok or ens is not None:
+            continue
+        ens_runs = [r for rid, r in runs.historical.items() if r.ok and runs.plans[rid][2]
+                    is not None and runs.plans[rid][:2] == (member, simulation)]
+        targets.append(ConformTarget(run_id, member, simulation, result,
+                                     ens_runs if len(ens_runs) >= 2 else []))
+    return targets
+
+
 def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[ConformedFile]:
     """CalLMIP monthly and annual files for every completed historical (non-ensemble) and
     scenario run; scenario files go to ``callmip/<ssp>_<gcm>/``.
@@ -383,20 +411,16 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[ConformedFile]:
     """
     campaign = ctx.campaign
     written = []
-    for run_id, result in {**runs.historical, **runs.scenario}.items():
-        member, simulation, ens = runs.plans[run_id]
-        if not result.ok or ens is not None:
-            continue
+    for t in conform_targets(runs):
+        run_id, member, simulation, result = t.run_id, t.member, t.simulation, t.result
         driver = ctx.driver(member.model.key)
         attrs = global_attrs(campaign, member, simulation, run_id)
         out_dir = ctx.rundir.sub("callmip", simulation)
-        # posterior ensemble members of this run -> <var>_post_unc in its file
-        ens_runs = [r for rid, r in runs.historical.items() if r.ok and runs.plans[rid][2]
-                    is not None and runs.plans[rid][:2] == (member, simulation)]
         for freq in ("monthly", "annual"):
             files = [f for run in result.segments for f in driver.output_files(run, freq)]
+            # posterior ensemble members of this run -> <var>_post_unc in its file
             ens_files = [[f for run in r.segments for f in driver.output_files(run, freq)]
-                         for r in ens_runs] if len(ens_runs) >= 2 else []
+                         for r in t.ensemble]
             path = conform_run(driver, files, out_dir, attrs, campaign.resolution, freq,
                                output_years(campaign, simulation, freq), members=ens_files)
             model = f"{member.model.name}.{member.model.version}"

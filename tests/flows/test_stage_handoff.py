@@ -50,3 +50,37 @@ def test_prefect_accepts_the_typed_list_as_a_flow_parameter():
     })
     assert params["written"] == WRITTEN
     assert all(isinstance(w, ConformedFile) for w in params["written"])
+
+
+# --- which runs the conform stage writes (ensemble filtering) -------------------------------
+def _result(run_id, ok=True):
+    from callmip.scheduler import JobState
+    from flows.runs.execute import RunResult
+
+    return RunResult(run_id, JobState.COMPLETED if ok else JobState.FAILED, None)
+
+
+def test_conform_writes_completed_central_runs_with_their_completed_members():
+    from flows.pipeline import RunsOutcome, conform_targets
+
+    post, prior = "CELM.v1_posterior", "CELM.v1_prior"  # members (compared by equality)
+    historical = {
+        "post_S3": _result("post_S3"),
+        "post_S3_e1": _result("post_S3_e1"),
+        "post_S3_e2": _result("post_S3_e2"),
+        "post_S3_e3": _result("post_S3_e3", ok=False),  # a failed member is left out
+        "post_CO2only": _result("post_CO2only"),
+        "post_CO2only_e1": _result("post_CO2only_e1"),  # one member alone: no spread
+        "prior_S3": _result("prior_S3", ok=False),  # a failed run writes nothing
+    }
+    plans = {
+        "post_S3": (post, "S3", None), "post_S3_e1": (post, "S3", 1),
+        "post_S3_e2": (post, "S3", 2), "post_S3_e3": (post, "S3", 3),
+        "post_CO2only": (post, "CO2only", None), "post_CO2only_e1": (post, "CO2only", 1),
+        "prior_S3": (prior, "S3", None), "prior_ssp370": (prior, "ssp370_gfdl-esm4", None),
+    }
+    scenario = {"prior_ssp370": _result("prior_ssp370")}
+    targets = conform_targets(RunsOutcome({}, historical, plans, scenario))
+    got = {t.run_id: sorted(r.run_id for r in t.ensemble) for t in targets}
+    assert got == {"post_S3": ["post_S3_e1", "post_S3_e2"], "post_CO2only": [],
+                   "prior_ssp370": []}
