@@ -20,8 +20,6 @@ names the file, the variable and the problem, and the other files are still scor
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from benchmarks.modes import ScoringMode, get_mode
 from benchmarks.pairing import Pair, PairCache, make_pair, native_period_means
 from benchmarks.regions import DEFAULT_REGIONS, check_regions
 from benchmarks.table import COLUMNS
+from callmip.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -165,34 +164,26 @@ def _write_maps(
     attrs: dict[str, str],
 ) -> None:
     """Write the maps (on the reference grid) atomically: temporary file, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
     grid = pair.ref_grid
-    try:
-        with netCDF4.Dataset(tmp, "w") as ds:
-            ds.setncatts(attrs)
-            ds.createDimension("lat", grid.lat.size)
-            ds.createDimension("lon", grid.lon.size)
-            ds.createDimension("region", len(regions))
-            ds.createDimension("month", 12)
-            ds.createVariable("lat", "f8", ("lat",))[:] = grid.lat
-            ds.createVariable("lon", "f8", ("lon",))[:] = grid.lon
-            rv = ds.createVariable("region", str, ("region",))
-            for i, r in enumerate(regions):
-                rv[i] = r
-            for name, packed in maps.items():
-                v = ds.createVariable(
-                    name, "f4", ("lat", "lon"), zlib=True, complevel=1,
-                    fill_value=np.float32(np.nan),
-                )
-                v[:] = pair.to_reference_grid(np.asarray(packed, float)).astype(np.float32)
-            for name, cyc in cycles.items():
-                ds.createVariable(name, "f8", ("region", "month"))[:] = cyc
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w") as ds:
+        ds.setncatts(attrs)
+        ds.createDimension("lat", grid.lat.size)
+        ds.createDimension("lon", grid.lon.size)
+        ds.createDimension("region", len(regions))
+        ds.createDimension("month", 12)
+        ds.createVariable("lat", "f8", ("lat",))[:] = grid.lat
+        ds.createVariable("lon", "f8", ("lon",))[:] = grid.lon
+        rv = ds.createVariable("region", str, ("region",))
+        for i, r in enumerate(regions):
+            rv[i] = r
+        for name, packed in maps.items():
+            v = ds.createVariable(
+                name, "f4", ("lat", "lon"), zlib=True, complevel=1,
+                fill_value=np.float32(np.nan),
+            )
+            v[:] = pair.to_reference_grid(np.asarray(packed, float)).astype(np.float32)
+        for name, cyc in cycles.items():
+            ds.createVariable(name, "f8", ("region", "month"))[:] = cyc
 
 
 def score_pair(

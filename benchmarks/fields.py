@@ -22,13 +22,14 @@ from functools import cached_property
 
 import numpy as np
 
+from callmip.constants import EARTH_RADIUS_M
+
 #: Mid-month day of year and month edges of the 365-day calendar (ILAMB's constants).
 MID_MONTHS = np.array(
     [15.5, 45.0, 74.5, 105.0, 135.5, 166.0, 196.5, 227.5, 258.0, 288.5, 319.0, 349.5]
 )
 MONTH_EDGES = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365], float)
 DAYS_PER_MONTH = np.diff(MONTH_EDGES)
-EARTH_RADIUS_M = 6.371e6
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -16,8 +16,6 @@ import datetime as dt
 import itertools
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +37,7 @@ from benchmarks.markdown import (
 from benchmarks.modes import MODES
 from benchmarks.regions import region_names
 from benchmarks.variables import LONG_NAMES
+from callmip import atomic
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +67,9 @@ def _uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _atomic_write(path: Path, data: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be read and served
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_readable(path: Path, data: str) -> None:
+    """Write a report file atomically, readable by all (reports are meant to be served)."""
+    atomic.write_text(path, data, mode=0o644)
 
 
 def _score_color(value: float) -> str:
@@ -543,13 +534,13 @@ def write_report(
     }
     html = template_environment().get_template("report.html.j2").render(**context)
     index = out_dir / "index.html"
-    _atomic_write(out_dir / "scores.csv", scores.to_csv(index=False))
-    _atomic_write(
+    _write_readable(out_dir / "scores.csv", scores.to_csv(index=False))
+    _write_readable(
         out_dir / "summary.md",
         summary_markdown(scores, campaign=campaign, headline=headline, report_path=str(index),
                          extra=icr.markdown(inter, markdown_table)),
     )
-    _atomic_write(index, html)
+    _write_readable(index, html)
     logger.info("benchmark report written to %s", index)
     return index
 

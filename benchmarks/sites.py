@@ -33,6 +33,7 @@ from benchmarks.gridded import check_model_file
 from benchmarks.table import COLUMNS
 from benchmarks.units import convert
 from benchmarks.variables import CALLMIP_UNITS
+from callmip.atomic import atomic_path
 from callmip.fluxobs import OBS_VARIABLES, ObsVariable, observation_files, read_observations
 
 logger = logging.getLogger(__name__)
@@ -350,8 +351,6 @@ def confront_sites(
                 ]
     if out_dir is not None and pairs:
         target = Path(out_dir) / "site_pairs.csv"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".csv.tmp")
-        pd.concat(pairs, ignore_index=True).to_csv(tmp, index=False)
-        tmp.replace(target)
+        with atomic_path(target) as tmp:
+            pd.concat(pairs, ignore_index=True).to_csv(tmp, index=False)
     return pd.DataFrame(rows, columns=COLUMNS)

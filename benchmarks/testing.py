@@ -11,7 +11,6 @@ pipeline produces and ILAMB 2.7 reads, so tests exercise the real readers.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from benchmarks.fields import DAYS_PER_MONTH, MONTH_EDGES
 from benchmarks.variables import CALLMIP_UNITS, LONG_NAMES
+from callmip.atomic import atomic_path
 from callmip.conform.table import TABLE
 
 
@@ -96,13 +96,6 @@ def seasonal_field(
     if mask is not None:
         out = np.where(mask[None], out, np.nan)
     return out.astype(dtype)
-
-
-def _atomic_dataset(path: Path) -> tuple[str, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return tmp, path
 
 
 def _write_grid(ds: netCDF4.Dataset, lat: np.ndarray, lon: np.ndarray) -> None:
@@ -182,36 +175,31 @@ def write_callmip_monthly(
 
     ``frequency`` is 'monthly' (12 steps a year) or 'daily' (365 steps a year, noleap).
     """
-    tmp, path = _atomic_dataset(Path(path))
-    try:
-        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
-            ds.setncatts(
-                {
-                    "Model": model,
-                    "CalLMIP_Phase": "Phase1b",
-                    "Calibration_Scenario": "Scen1",
-                    "Calibration_stage": stage,
-                    "Cal_Val": "Calibration",
-                    "Conventions": "CF-1.8",
-                }
+    path = Path(path)
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+        ds.setncatts(
+            {
+                "Model": model,
+                "CalLMIP_Phase": "Phase1b",
+                "Calibration_Scenario": "Scen1",
+                "Calibration_stage": stage,
+                "Cal_Val": "Calibration",
+                "Conventions": "CF-1.8",
+            }
+        )
+        _write_grid(ds, lat, lon)
+        _write_time(ds, years, "noleap", frequency)
+        for name, values in variables.items():
+            v = ds.createVariable(
+                name,
+                "f4",
+                ("time", "lat", "lon"),
+                zlib=True,
+                complevel=1,
+                fill_value=np.float32(1e20),
             )
-            _write_grid(ds, lat, lon)
-            _write_time(ds, years, "noleap", frequency)
-            for name, values in variables.items():
-                v = ds.createVariable(
-                    name,
-                    "f4",
-                    ("time", "lat", "lon"),
-                    zlib=True,
-                    complevel=1,
-                    fill_value=np.float32(1e20),
-                )
-                v.setncatts({"units": CALLMIP_UNITS[name], "long_name": LONG_NAMES[name]})
-                v[:] = np.ma.masked_invalid(values)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            v.setncatts({"units": CALLMIP_UNITS[name], "long_name": LONG_NAMES[name]})
+            v[:] = np.ma.masked_invalid(values)
     return path
 
 
@@ -227,21 +215,16 @@ def write_reference(
     calendar: str = "365_day",
 ) -> Path:
     """Write a monthly reference product in the ILAMB layout (CF, with bounds)."""
-    tmp, path = _atomic_dataset(Path(path))
-    try:
-        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
-            ds.setncatts({"title": f"synthetic {name}", "Conventions": "CF-1.8"})
-            _write_grid(ds, lat, lon)
-            _write_time(ds, years, calendar)
-            v = ds.createVariable(
-                name, "f8", ("time", "lat", "lon"), zlib=True, complevel=1, fill_value=-999.0
-            )
-            v.setncatts({"units": units})
-            v[:] = np.ma.masked_invalid(values)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = Path(path)
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+        ds.setncatts({"title": f"synthetic {name}", "Conventions": "CF-1.8"})
+        _write_grid(ds, lat, lon)
+        _write_time(ds, years, calendar)
+        v = ds.createVariable(
+            name, "f8", ("time", "lat", "lon"), zlib=True, complevel=1, fill_value=-999.0
+        )
+        v.setncatts({"units": units})
+        v[:] = np.ma.masked_invalid(values)
     return path
 
 
@@ -370,50 +353,45 @@ def write_upload(
         out = {k: v[:, ::-1, :] for k, v in out.items()}
     time, tbounds, tunits = _time_axis(years, spec.calendar, spec.frequency)
     name = f"{spec.file_name}_{years[0]:04d}-{years[1]:04d}_{spec.stage}.nc"
-    tmp, path = _atomic_dataset(Path(directory) / name)
-    try:
-        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
-            ds.setncatts({
-                "Model": f"{spec.model}.{spec.version}",
-                "CalLMIP_Phase": "Phase1b",
-                "Calibration_Scenario": "Scen1",
-                "Calibration_stage": spec.stage,
-                "Cal_Val": "Validation",
-                "Conventions": "CF-1.8",
-            })
-            ds.createDimension("time", None)
-            ds.createDimension("lat", lat.size)
-            ds.createDimension("lon", lon.size)
-            ds.createDimension("bnds", 2)
-            t = ds.createVariable("time", "f8", ("time",))
-            t.setncatts({"units": tunits, "calendar": spec.calendar, "standard_name": "time",
-                         "axis": "T"})
-            t[:] = time
-            if spec.time_bounds:
-                t.bounds = "time_bnds"
-                ds.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = tbounds
-            for cname, centres, bnds, units, axis in (
-                ("lat", lat, lat_b, "degrees_north", "Y"),
-                ("lon", lon, lon_b, "degrees_east", "X"),
-            ):
-                c = ds.createVariable(cname, "f8", (cname,))
-                c.setncatts({"units": units, "standard_name": "latitude" if axis == "Y"
-                             else "longitude", "axis": axis, "bounds": f"{cname}_bnds"})
-                c[:] = centres
-                ds.createVariable(f"{cname}_bnds", "f8", (cname, "bnds"))[:] = bnds
-            for vname, values in out.items():
-                spec_row = TABLE[vname]
-                v = ds.createVariable(vname, "f4", ("time", "lat", "lon"), zlib=True,
-                                      complevel=1, fill_value=np.float32(spec.fill_value))
-                v.setncatts({"units": spec.lai_units if vname == "lai" else spec_row.units,
-                             "long_name": spec_row.long_name})
-                if spec_row.standard_name:
-                    v.standard_name = spec_row.standard_name
-                v[:] = np.ma.masked_invalid(values.astype(np.float32))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = Path(directory) / name
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+        ds.setncatts({
+            "Model": f"{spec.model}.{spec.version}",
+            "CalLMIP_Phase": "Phase1b",
+            "Calibration_Scenario": "Scen1",
+            "Calibration_stage": spec.stage,
+            "Cal_Val": "Validation",
+            "Conventions": "CF-1.8",
+        })
+        ds.createDimension("time", None)
+        ds.createDimension("lat", lat.size)
+        ds.createDimension("lon", lon.size)
+        ds.createDimension("bnds", 2)
+        t = ds.createVariable("time", "f8", ("time",))
+        t.setncatts({"units": tunits, "calendar": spec.calendar, "standard_name": "time",
+                     "axis": "T"})
+        t[:] = time
+        if spec.time_bounds:
+            t.bounds = "time_bnds"
+            ds.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = tbounds
+        for cname, centres, bnds, units, axis in (
+            ("lat", lat, lat_b, "degrees_north", "Y"),
+            ("lon", lon, lon_b, "degrees_east", "X"),
+        ):
+            c = ds.createVariable(cname, "f8", (cname,))
+            c.setncatts({"units": units, "standard_name": "latitude" if axis == "Y"
+                         else "longitude", "axis": axis, "bounds": f"{cname}_bnds"})
+            c[:] = centres
+            ds.createVariable(f"{cname}_bnds", "f8", (cname, "bnds"))[:] = bnds
+        for vname, values in out.items():
+            spec_row = TABLE[vname]
+            v = ds.createVariable(vname, "f4", ("time", "lat", "lon"), zlib=True,
+                                  complevel=1, fill_value=np.float32(spec.fill_value))
+            v.setncatts({"units": spec.lai_units if vname == "lai" else spec_row.units,
+                         "long_name": spec_row.long_name})
+            if spec_row.standard_name:
+                v.standard_name = spec_row.standard_name
+            v[:] = np.ma.masked_invalid(values.astype(np.float32))
     return path
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from benchmarks.errors import BenchmarkError
 from benchmarks.fields import cell_areas
 from benchmarks.gridded import read_model_variable
-from benchmarks.units import SECONDS_PER_DAY
+from callmip.constants import SECONDS_PER_DAY
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.errors import UnitError
+from callmip.constants import SECONDS_PER_DAY, SECONDS_PER_YEAR
 
-SECONDS_PER_DAY = 86_400.0
 #: Latent heat of vaporisation of water at 0 degC [J kg-1]; CLM's ``hvap``, also used by
 #: JULES and ORCHIDEE. FLUXCOM LE and GLEAM E differ by more than the 2% spread between
 #: 0 and 30 degC values, so a fixed constant is adequate for benchmarking.
@@ -54,7 +54,7 @@ _TABLE: tuple[_Unit, ...] = (
     _Unit("gC m-2 s-1", "carbon_flux", 1e-3),
     _Unit("gC m-2 d-1", "carbon_flux", 1e-3 / SECONDS_PER_DAY),
     _Unit("kgC m-2 d-1", "carbon_flux", 1.0 / SECONDS_PER_DAY),
-    _Unit("kgC m-2 yr-1", "carbon_flux", 1.0 / (365.0 * SECONDS_PER_DAY)),
+    _Unit("kgC m-2 yr-1", "carbon_flux", 1.0 / SECONDS_PER_YEAR),
     _Unit("K", "temperature", 1.0),
     _Unit("degC", "temperature", 1.0, offset=273.15),
     _Unit("kg m-2", "areal_mass", 1.0),

@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from callmip.conform.check import GLOBAL_NAME, CheckReport, Level, check_file
+from callmip.conform.check import CheckReport, Level, check_file
+from callmip.conform.table import parse_global_file_name
+from callmip.constants import SCENARIO_FIRST_YEAR
 
 Policy = Literal["flag", "skip"]
 POLICIES: tuple[str, ...] = ("flag", "skip")
 #: first year of the SSP scenario runs (protocol: historical to 2014, then 2015-2100)
-SCENARIO_FIRST_YEAR = 2015
 _SSP = re.compile(r"ssp\d{3}", re.IGNORECASE)
 #: checker locations that concern the whole file rather than one variable
 FILE_LEVEL = ("file", "file name", "global attributes", "time", "lat", "lon")
@@ -221,18 +222,18 @@ def collect_uploads(
     for path in found:
         upload = UploadFile(path=path)
         files.append(upload)
-        m = GLOBAL_NAME.match(path.name)
+        m = parse_global_file_name(path.name)
         if m is None:
             upload.skip(
                 f"{path}: not a CalLMIP global file name (<model>.<version>_global_<res>_"
                 "<monthly|annual>_<YYYY-YYYY>_<Prior|Posterior>.nc, protocol section 7)"
             )
             continue
-        upload.model = f"{m['model']}.{m['version']}"
-        upload.stage = m["stage"]
-        upload.frequency = m["freq"]
-        upload.resolution = m["res"]
-        upload.years = (int(m["y0"]), int(m["y1"]))
+        upload.model = m.model_id
+        upload.stage = m.stage
+        upload.frequency = m.frequency
+        upload.resolution = m.resolution
+        upload.years = (m.y0, m.y1)
         if upload.frequency not in ("monthly", "annual"):
             upload.skip(f"{path}: {upload.frequency} files are not benchmarked (monthly or "
                         "annual global files are)")

@@ -26,27 +26,6 @@ SEMANTIC_UNITS: Mapping[str, str] = MappingProxyType(
     {**CALLMIP_UNITS, "cLiveBioAbove": "kgC m-2", "cSoil": "kgC m-2"}
 )
 
-LONG_NAMES: Mapping[str, str] = MappingProxyType(
-    {
-        "nep": "Net ecosystem productivity",
-        "gpp": "Gross primary production",
-        "reco": "Ecosystem respiration",
-        "hfls": "Latent heat flux",
-        "hfss": "Sensible heat flux",
-        "hfg": "Ground heat flux",
-        "tran": "Transpiration",
-        "evspsblsoi": "Soil evaporation",
-        "evspsbl": "Evapotranspiration",
-        "ts": "Surface temperature",
-        "lai": "Leaf area index",
-        "cLiveBioAbove": "Above-ground live biomass carbon",
-        "cSoil": "Soil carbon",
-        "mrso": "Total soil moisture",
-        "mrsos": "Surface soil moisture",
-    }
-)
-
-
 @dataclass(frozen=True)
 class Derived:
     """A variable computed from CalLMIP variables."""
@@ -55,6 +34,8 @@ class Derived:
     units: str
     compute: Callable[..., np.ndarray]
     formula: str
+    label: str
+    standard_name: str
 
 
 DERIVED: Mapping[str, Derived] = MappingProxyType(
@@ -64,8 +45,15 @@ DERIVED: Mapping[str, Derived] = MappingProxyType(
             units="kg m-2 s-1",
             compute=latent_heat_to_evaporation,
             formula="evspsbl = hfls / L_v (L_v = 2.501e6 J kg-1)",
+            label="Evapotranspiration",
+            standard_name="water_evapotranspiration_flux",
         ),
     }
+)
+
+#: short names for tables and files: the CalLMIP table's labels and the derived variables'
+LONG_NAMES: Mapping[str, str] = MappingProxyType(
+    {**{n: v.label for n, v in TABLE.items()}, **{n: d.label for n, d in DERIVED.items()}}
 )
 
 

@@ -33,7 +33,8 @@ from pathlib import Path
 import netCDF4
 
 from callmip.config import Campaign, CampaignError, load_campaign
-from callmip.conform.check import GLOBAL_NAME, check_file
+from callmip.conform.check import check_file
+from callmip.conform.table import parse_global_file_name
 from callmip.rundir import code_version, sha256_file
 from callmip.simulations import DRIVER_MEANING, DRIVERS_OF_CHANGE, SIMULATIONS
 
@@ -78,13 +79,13 @@ def collect(run_dir: Path, campaign: Campaign) -> list[Upload]:
     root = run_dir / "callmip"
     uploads: dict[tuple[str, str, str], Upload] = {}
     for path in sorted(root.glob("*/*.nc")):
-        m = GLOBAL_NAME.match(path.name)
+        m = parse_global_file_name(path.name)
         if m is None:
             raise BundleError(f"{path}: not a CalLMIP global file name; only conformed files "
                               "belong in callmip/<experiment>/")
-        model = f"{m['model']}.{m['version']}"
-        key = (path.parent.name, model, m["stage"])
-        uploads.setdefault(key, Upload(model, key[0], m["stage"], m["res"])).files.append(path)
+        key = (path.parent.name, m.model_id, m.stage)
+        uploads.setdefault(key, Upload(m.model_id, key[0], m.stage, m.resolution)).files.append(
+            path)
     if not uploads:
         raise BundleError(f"{root}: no CalLMIP files to bundle (has the campaign finished?)")
     return [uploads[k] for k in sorted(uploads)]
@@ -163,9 +164,9 @@ def _readme(up: Upload, campaign: Campaign, entries: list[dict]) -> str:
 
 
 def _years(path: Path) -> tuple[str, str]:
-    m = GLOBAL_NAME.match(path.name)
+    m = parse_global_file_name(path.name)
     assert m is not None
-    return m["freq"], f"{m['y0']}-{m['y1']}"
+    return m.frequency, m.years
 
 
 def _place(src: Path, dst: Path) -> None:

@@ -28,9 +28,11 @@ from pydantic import (
 )
 
 from callmip.conform.table import REQUIRED_GLOBAL_ATTRS
+from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.drivers.base_options import DriverOptions
 from callmip.drivers.options import DRIVER_OPTIONS
 from callmip.scheduler.base import SAFE_NAME, Resources
+from callmip.scheduler.registry import SCHEDULER_NAMES
 from callmip.scheduler.supervisor import RetryPolicy
 from callmip.simulations import SCENARIO_PARENT, SIMULATION_NAMES
 
@@ -43,7 +45,6 @@ Simulation = Literal[SIMULATION_NAMES]  # type: ignore[valid-type]
 Scenario = Literal["ssp126", "ssp370", "ssp585"]
 #: the five ISIMIP3b primary GCMs (lower case, as in ISIMIP3b file names)
 Gcm = Literal["gfdl-esm4", "ipsl-cm6a-lr", "mpi-esm1-2-hr", "mri-esm2-0", "ukesm1-0-ll"]
-SCENARIO_FIRST_YEAR = 2015
 #: the forcing fields that name input directories (resolved and confined like every input path)
 FORCING_DIRS = ("crujra_dir", "isimip_dir", "luh2_dir", "ndep_dir")
 #: protocol v2 section 6.3: allowed values of the global attributes a campaign sets
@@ -289,7 +290,9 @@ ModelConfig = Annotated[
 class SchedulerConfig(_Strict):
     """Batch backend and the HPC profile its jobs get."""
 
-    backend: Literal["local", "slurm"] = Field("local", description="where model runs execute")
+    backend: Literal[SCHEDULER_NAMES] = Field(  # type: ignore[valid-type]
+        "local", description="where model runs execute (callmip/scheduler/registry.py)"
+    )
     max_parallel: int | None = Field(None, ge=1, le=4096, description="local executor slots")
     resources: Resources = Field(default_factory=Resources)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

@@ -2,7 +2,7 @@
 
 Contract: :func:`report_url` turns a report path into the link a Prefect artifact carries: the
 URL under ``CALLMIP_REPORT_URL`` (set by ``callmip server up`` for its worker, where the
-read-only report server of :mod:`callmip.server.reports` serves ``CALLMIP_RUN_ROOT``) when the
+read-only report server of :mod:`callmip_app.server.reports` serves ``CALLMIP_RUN_ROOT``) when the
 file lies under that run root, else a ``file://`` URI (a campaign run from the shell).
 """
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from callmip import atomic
 from callmip.config import REPO_ROOT, Campaign
 
 
@@ -65,9 +65,8 @@ def code_version() -> str:
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    """Write a manifest-style JSON document (sorted keys, anything else as text) atomically."""
+    atomic.write_json(path, payload, indent=1, sort_keys=True, default=str)
 
 
 @dataclass

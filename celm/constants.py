@@ -8,6 +8,8 @@ so these are compile-time constants of the kernel; anything a user may calibrate
 from __future__ import annotations
 
 # --- physics -------------------------------------------------------------------------------------
+#: CELM is a standalone program, so it keeps its own copy of the pipeline's calendar constants
+#: (callmip.constants; tests/config/test_constants.py checks they agree)
 SECONDS_PER_DAY = 86400.0
 DAYS_PER_YEAR = 365.0
 T_FREEZE = 273.15  # K

@@ -1,12 +1,16 @@
 """The few CMIP6 (Amon) variable definitions the bridge writes, and how references map to them.
 
-Kept as data here (not read from ESMValCore's tables) so the layout can be written without the
+Standard names and units come from the one CalLMIP variable table; the CMIP6 long names and
+signs are kept here (not read from ESMValCore's tables) so the layout can be written without the
 optional extra installed; a test checks these entries against ESMValCore's own CMIP6 tables.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from benchmarks.variables import DERIVED
+from callmip.conform.table import TABLE
 
 
 @dataclass(frozen=True)
@@ -21,19 +25,18 @@ class CmorVariable:
     mip: str = "Amon"
 
 
+def _cmip6(name: str, long_name: str, positive: str = "") -> CmorVariable:
+    """The CMIP6 Amon entry of a CalLMIP (or derived) variable: standard name and units come
+    from the one CalLMIP table (:mod:`callmip.conform.table`, derived ones from
+    :data:`benchmarks.variables.DERIVED`); the long name and ``positive`` are CMIP6's own."""
+    row = TABLE.get(name) or DERIVED[name]
+    return CmorVariable(name, row.standard_name, long_name, row.units, positive)
+
+
 CMOR_VARIABLES: dict[str, CmorVariable] = {
-    "hfls": CmorVariable(
-        "hfls", "surface_upward_latent_heat_flux", "Surface Upward Latent Heat Flux", "W m-2",
-        "up",
-    ),
-    "hfss": CmorVariable(
-        "hfss", "surface_upward_sensible_heat_flux", "Surface Upward Sensible Heat Flux",
-        "W m-2", "up",
-    ),
-    "evspsbl": CmorVariable(
-        "evspsbl", "water_evapotranspiration_flux",
-        "Evaporation Including Sublimation and Transpiration", "kg m-2 s-1",
-    ),
+    "hfls": _cmip6("hfls", "Surface Upward Latent Heat Flux", "up"),
+    "hfss": _cmip6("hfss", "Surface Upward Sensible Heat Flux", "up"),
+    "evspsbl": _cmip6("evspsbl", "Evaporation Including Sublimation and Transpiration"),
 }
 
 

@@ -14,13 +14,12 @@ The user's own ``~/.config/esmvaltool`` is never read: ``--config_dir`` replaces
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from callmip import atomic
 from esmvaltool_bridge.layout import Layout
 from esmvaltool_bridge.recipe import AUTHOR
 
@@ -58,13 +57,6 @@ BIBTEX = {
 }
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
 
 def config_settings(layout: Layout, output_dir: Path, workspace: Path) -> dict[str, Any]:
     """The ESMValCore settings (see the module docstring)."""
@@ -89,10 +81,10 @@ def write_config(layout: Layout, workspace: Path, output_dir: Path) -> Path:
     """Write the configuration directory and provenance tags; return the config directory."""
     workspace = Path(workspace)
     config_dir = workspace / "config"
-    _write_text(config_dir / "callmip.yml",
+    atomic.write_text(config_dir / "callmip.yml",
                 "# ESMValCore configuration written by callmip-global\n"
                 + yaml.safe_dump(config_settings(layout, output_dir, workspace), sort_keys=False))
-    _write_text(workspace / "config-references.yml", yaml.safe_dump(TAGS, sort_keys=False))
+    atomic.write_text(workspace / "config-references.yml", yaml.safe_dump(TAGS, sort_keys=False))
     for key, text in BIBTEX.items():
-        _write_text(workspace / "references" / f"{key}.bibtex", text)
+        atomic.write_text(workspace / "references" / f"{key}.bibtex", text)
     return config_dir

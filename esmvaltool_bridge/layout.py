@@ -27,9 +27,6 @@ directory and renamed, so an interrupted run never leaves a half-written file.
 from __future__ import annotations
 
 import logging
-import os
-import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +39,8 @@ from benchmarks.confront import ModelOutput
 from benchmarks.errors import NotComparableError
 from benchmarks.gridded import GriddedSeries, read_model_variable, read_reference
 from benchmarks.units import convert
+from callmip.atomic import atomic_path
+from callmip.conform.table import parse_global_file_name
 from esmvaltool_bridge.cmor import CMOR_VARIABLES, CmorVariable, Obs6Dataset, obs6_name
 from esmvaltool_bridge.errors import LayoutError
 
@@ -51,10 +50,6 @@ TIME_UNITS = "days since 1850-01-01 00:00:00"
 CALENDAR = "365_day"
 FILL = 1.0e20
 GRID_LABEL = "gn"
-MONTHLY_FILE = re.compile(
-    r"^(?P<model>.+)_global_(?P<res>[^_]+)_monthly_(?P<y0>\d{4})-(?P<y1>\d{4})_"
-    r"(?P<stage>Prior|Posterior)\.nc$"
-)
 
 
 @dataclass(frozen=True)
@@ -105,27 +100,20 @@ def esmvaltool_dataset_name(model: str) -> str:
 
 
 def find_model_outputs(run_dir: Path, simulation: str = "S3") -> list[ModelOutput]:
-    """The monthly CalLMIP files of ``run_dir/callmip/<simulation>/``, parsed from their names."""
+    """The monthly CalLMIP files of ``run_dir/callmip/<simulation>/``, parsed from their names
+    (by the one parser, :func:`callmip.conform.table.parse_global_file_name`)."""
     sim_dir = Path(run_dir) / "callmip" / simulation
     outputs = []
     for path in sorted(sim_dir.glob("*_monthly_*.nc")):
-        match = MONTHLY_FILE.match(path.name)
-        if match:
-            outputs.append(ModelOutput(match["model"], match["stage"], path))  # type: ignore[arg-type]
+        name = parse_global_file_name(path.name)
+        if name is not None and name.frequency == "monthly":
+            outputs.append(ModelOutput(name.model_id, name.stage, path))  # type: ignore[arg-type]
     if not outputs:
         raise LayoutError(
             f"{sim_dir}: no monthly CalLMIP files (<model>_global_<res>_monthly_<y0>-<y1>_"
             "<Prior|Posterior>.nc); has the campaign's conform stage run?"
         )
     return outputs
-
-
-def _atomic_dataset(path: Path):
-    """(temporary path, final path) for writing ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
 
 
 def _to_0_360(series: GriddedSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,45 +136,39 @@ def write_cmor_file(
     lon, lon_b, values = _to_0_360(series)
     lat_b = np.clip(series.lat_bounds, -90.0, 90.0)
     time_b = series.time_bounds
-    tmp = _atomic_dataset(path)
-    try:
-        with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
-            ds.setncatts({"Conventions": "CF-1.7 CMIP-6.2", **global_attributes})
-            ds.createDimension("time", None)
-            ds.createDimension("lat", series.lat.size)
-            ds.createDimension("lon", lon.size)
-            ds.createDimension("bnds", 2)
-            t = ds.createVariable("time", "f8", ("time",))
-            t.setncatts({"standard_name": "time", "long_name": "time", "units": TIME_UNITS,
-                         "calendar": CALENDAR, "axis": "T", "bounds": "time_bnds"})
-            t[:] = time_b.mean(axis=1)
-            ds.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = time_b
-            y = ds.createVariable("lat", "f8", ("lat",))
-            y.setncatts({"standard_name": "latitude", "long_name": "Latitude",
-                         "units": "degrees_north", "axis": "Y", "bounds": "lat_bnds"})
-            y[:] = series.lat
-            ds.createVariable("lat_bnds", "f8", ("lat", "bnds"))[:] = lat_b
-            x = ds.createVariable("lon", "f8", ("lon",))
-            x.setncatts({"standard_name": "longitude", "long_name": "Longitude",
-                         "units": "degrees_east", "axis": "X", "bounds": "lon_bnds"})
-            x[:] = lon
-            ds.createVariable("lon_bnds", "f8", ("lon", "bnds"))[:] = lon_b
-            v = ds.createVariable(
-                cmor.short_name, "f8", ("time", "lat", "lon"), zlib=True, complevel=1,
-                fill_value=FILL,
-            )
-            attrs = {"standard_name": cmor.standard_name, "long_name": cmor.long_name,
-                     "units": cmor.units, "cell_methods": "area: time: mean",
-                     "missing_value": FILL}
-            if cmor.positive:
-                attrs["positive"] = cmor.positive
-            v.setncatts(attrs)
-            data = np.asarray(values, dtype=np.float64)
-            v[:] = np.where(np.isfinite(data), data, FILL)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+        ds.setncatts({"Conventions": "CF-1.7 CMIP-6.2", **global_attributes})
+        ds.createDimension("time", None)
+        ds.createDimension("lat", series.lat.size)
+        ds.createDimension("lon", lon.size)
+        ds.createDimension("bnds", 2)
+        t = ds.createVariable("time", "f8", ("time",))
+        t.setncatts({"standard_name": "time", "long_name": "time", "units": TIME_UNITS,
+                     "calendar": CALENDAR, "axis": "T", "bounds": "time_bnds"})
+        t[:] = time_b.mean(axis=1)
+        ds.createVariable("time_bnds", "f8", ("time", "bnds"))[:] = time_b
+        y = ds.createVariable("lat", "f8", ("lat",))
+        y.setncatts({"standard_name": "latitude", "long_name": "Latitude",
+                     "units": "degrees_north", "axis": "Y", "bounds": "lat_bnds"})
+        y[:] = series.lat
+        ds.createVariable("lat_bnds", "f8", ("lat", "bnds"))[:] = lat_b
+        x = ds.createVariable("lon", "f8", ("lon",))
+        x.setncatts({"standard_name": "longitude", "long_name": "Longitude",
+                     "units": "degrees_east", "axis": "X", "bounds": "lon_bnds"})
+        x[:] = lon
+        ds.createVariable("lon_bnds", "f8", ("lon", "bnds"))[:] = lon_b
+        v = ds.createVariable(
+            cmor.short_name, "f8", ("time", "lat", "lon"), zlib=True, complevel=1,
+            fill_value=FILL,
+        )
+        attrs = {"standard_name": cmor.standard_name, "long_name": cmor.long_name,
+                 "units": cmor.units, "cell_methods": "area: time: mean",
+                 "missing_value": FILL}
+        if cmor.positive:
+            attrs["positive"] = cmor.positive
+        v.setncatts(attrs)
+        data = np.asarray(values, dtype=np.float64)
+        v[:] = np.where(np.isfinite(data), data, FILL)
     return path
 
 

@@ -20,13 +20,12 @@ the scheme and the ones that work, unless a real ``esmpy`` is importable.
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from callmip import atomic
 from esmvaltool_bridge.errors import LayoutError, SchemeError
 from esmvaltool_bridge.layout import Layout
 
@@ -205,10 +204,7 @@ class _PlainDumper(yaml.SafeDumper):
 def write_recipe(recipe: dict[str, Any], path: Path) -> Path:
     """Write the recipe YAML atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
+    with atomic.atomic_path(path) as tmp, tmp.open("w") as fh:
         fh.write("# ESMValTool recipe written by callmip-global (esmvaltool_bridge)\n")
         yaml.dump(recipe, fh, Dumper=_PlainDumper, sort_keys=False, width=100)
-    os.replace(tmp, path)
     return path

@@ -13,38 +13,39 @@ import pandas as pd
 from benchmarks.confront import ModelOutput
 from benchmarks.run import BenchmarkResult, TotalsInput, benchmark_campaign
 from callmip.config import REPO_ROOT, Campaign
+from callmip.conform import ConformedFile
 from callmip.rundir import RunDir
 
 SITES_DIR = REPO_ROOT / "data" / "flux-sites"
 
 
-def model_outputs(written: list[dict], simulation: str = "S3") -> list[ModelOutput]:
+def model_outputs(written: list[ConformedFile], simulation: str = "S3") -> list[ModelOutput]:
     """The monthly CalLMIP files of one simulation, one per model and stage."""
     return [
-        ModelOutput(model=w["model"], stage=w["stage"], monthly_path=Path(w["path"]))
+        ModelOutput(model=w.model, stage=w.stage, monthly_path=Path(w.path))
         for w in written
-        if w["freq"] == "monthly" and w["simulation"] == simulation
+        if w.freq == "monthly" and w.simulation == simulation
     ]
 
 
-def scenario_totals(written: list[dict]) -> list[TotalsInput]:
+def scenario_totals(written: list[ConformedFile]) -> list[TotalsInput]:
     """The SSP runs' files for the reference-free totals (the monthly one per run, else the
     annual one); their experiment is the scenario directory's name (``ssp370_<gcm>``)."""
-    chosen: dict[tuple, dict] = {}
+    chosen: dict[tuple, ConformedFile] = {}
     for w in written:
-        if not str(w["simulation"]).startswith("ssp"):
+        if not str(w.simulation).startswith("ssp"):
             continue
-        key = (w["model"], w["stage"], w["simulation"])
-        if key not in chosen or w["freq"] == "monthly":
+        key = (w.model, w.stage, w.simulation)
+        if key not in chosen or w.freq == "monthly":
             chosen[key] = w
-    return [TotalsInput(Path(w["path"]), w["model"], w["stage"], str(w["simulation"]))
+    return [TotalsInput(Path(w.path), w.model, w.stage, str(w.simulation))
             for w in chosen.values()]
 
 
 def run_benchmark(
     campaign: Campaign,
     rundir: RunDir,
-    written: list[dict],
+    written: list[ConformedFile],
     spinup_table: pd.DataFrame | None,
     jobs: pd.DataFrame | None,
     notes: dict[str, str] | None = None,

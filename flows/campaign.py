@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from prefect.artifacts import (
 )
 
 from callmip.config import Campaign, load_campaign
+from callmip.conform import ConformedFile
 from callmip.report_links import report_url
 from callmip.rundir import RunDir
 from flows import pipeline
@@ -112,18 +114,20 @@ def runs_flow(campaign: Campaign, forcing_dir: str, spun: dict) -> pipeline.Runs
 
 
 @flow(name="conform", log_prints=True)
-def conform_flow(campaign: Campaign, forcing_dir: str, runs: pipeline.RunsOutcome) -> list[dict]:
+def conform_flow(campaign: Campaign, forcing_dir: str,
+                 runs: pipeline.RunsOutcome) -> list[ConformedFile]:
     """Write and check the CalLMIP global files."""
     rundir = RunDir(campaign)
     ctx = _context(campaign, rundir, forcing_dir)
     with stage("conform to CalLMIP") as info:
         written = pipeline.conform_outputs(ctx, runs)
-    rundir.record_stage("conform", info["seconds"], files=[str(w["path"]) for w in written])
+    rundir.record_stage("conform", info["seconds"], files=[str(w.path) for w in written])
     return written
 
 
 @flow(name="benchmark", log_prints=True)
-def benchmark_flow(campaign: Campaign, written: list[dict], spinup_table: pd.DataFrame,
+def benchmark_flow(campaign: Campaign, written: list[ConformedFile],
+                   spinup_table: pd.DataFrame,
                    jobs: pd.DataFrame, notes: dict[str, str] | None = None) -> str:
     """Score the conformed outputs against the reference products and write the report."""
     rundir = RunDir(campaign)
@@ -163,6 +167,27 @@ def _context(campaign: Campaign, rundir: RunDir, forcing_dir: str) -> Context:
     return Context.create(campaign, rundir, Path(forcing_dir), on_change=on_change)
 
 
+@dataclass
+class Simulated:
+    """What the simulation stages hand on to the benchmark (campaign flow) or to the event that
+    starts one (global-simulation deployment)."""
+
+    forcing_dir: str
+    spin: dict
+    runs: pipeline.RunsOutcome
+    written: list[ConformedFile]
+
+
+def simulate(campaign: Campaign, rundir: RunDir) -> Simulated:
+    """The one sequence of the simulation stages - forcing, spin-up, runs, conform - shared by
+    the campaign flow and the global-simulation deployment (each a subflow of the caller)."""
+    forcing_dir = forcing_flow(campaign, str(rundir.path))
+    spin = spinup_flow(campaign, forcing_dir)
+    runs = runs_flow(campaign, forcing_dir, spin["spun"])
+    written = conform_flow(campaign, forcing_dir, runs)
+    return Simulated(forcing_dir, spin, runs, written)
+
+
 @flow(name="campaign", log_prints=True)
 def campaign_flow(campaign_file: str) -> str:
     """Run a whole CalLMIP global campaign from its YAML file; return the report path."""
@@ -172,10 +197,8 @@ def campaign_flow(campaign_file: str) -> str:
     rundir.initialise()
     t0 = time.monotonic()
     logger.info("campaign %s in %s", campaign.name, rundir.path)
-    forcing_dir = forcing_flow(campaign, str(rundir.path))
-    spin = spinup_flow(campaign, forcing_dir)
-    runs = runs_flow(campaign, forcing_dir, spin["spun"])
-    written = conform_flow(campaign, forcing_dir, runs)
+    sim = simulate(campaign, rundir)
+    forcing_dir, spin, runs, written = sim.forcing_dir, sim.spin, sim.runs, sim.written
     ctx = _context(campaign, rundir, forcing_dir)
     spin_jobs = [{label: r for s in spin["spun"].values() for r in s.results
                   for label in [r.run_id]}]

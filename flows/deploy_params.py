@@ -23,18 +23,18 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError
 
-from callmip import config
+from callmip import atomic, config
 from callmip.config import (
     CONTACT,
     FORCING_DIRS,
     INSTITUTION,
     REPO_ROOT,
-    SCENARIO_FIRST_YEAR,
     Campaign,
     CampaignError,
     load_campaign,
     option_path_fields,
 )
+from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.drivers.base_options import DriverOptions
 from callmip.drivers.cable_pop.options import CablePopOptions
 from callmip.drivers.options import DRIVER_OPTIONS, ClassicOptions, ClmOptions, OrchideeOptions
@@ -286,9 +286,7 @@ def _campaign_from_mapping(raw: dict, upload_dir: Path, what: str) -> tuple[Camp
     upload_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = upload_dir / f"{what}-{digest}.yaml"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic.write_text(path, text)
     try:
         return load_campaign(path), path
     except CampaignError as exc:

@@ -172,7 +172,7 @@ def global_simulation(
         collection: Runs of one collection (e.g. a campaign name shared by prior and posterior
             runs) are benchmarked together when each finishes; empty: the run root itself.
     """
-    from flows.campaign import conform_flow, forcing_flow, runs_flow, spinup_flow
+    from flows.campaign import simulate
 
     logger = get_run_logger()
     roots = Roots.from_env()
@@ -190,11 +190,7 @@ def global_simulation(
     rundir = RunDir(campaign)
     rundir.initialise()
     logger.info("global simulation %s in %s", campaign.name, rundir.path)
-    forcing_dir = forcing_flow(campaign, str(rundir.path))
-    spin = spinup_flow(campaign, forcing_dir)
-    runs = runs_flow(campaign, forcing_dir, spin["spun"])
-    written = conform_flow(campaign, forcing_dir, runs)
-    if not written:
+    if not simulate(campaign, rundir).written:
         raise RuntimeError(f"no CalLMIP files were written for {campaign.name}: see the jobs "
                            "table artifact and the run logs")
     rel = str(rundir.path.relative_to(roots.runs))

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from callmip.config import SCENARIO_FIRST_YEAR, Campaign
-from callmip.conform import GlobalAttrs, conform_run
+from callmip.atomic import atomic_path
+from callmip.config import Campaign
+from callmip.conform import ConformedFile, GlobalAttrs, conform_run
+from callmip.constants import SCENARIO_FIRST_YEAR
 from callmip.rundir import RunDir, write_json_atomic
 from callmip.simulations import CLIMATE, LUC, NDEP, SCENARIO_PARENT, SIMULATIONS, simulation
 from flows.progress import say
@@ -51,12 +53,12 @@ def forcing_years(campaign: Campaign) -> list[int]:
 def crujra_source(campaign: Campaign) -> Path:
     """The CRU-JRA-layout files of the campaign: the real ones, or the synthetic ones from the
     user cache (generated there on first use, see
-    :func:`flows.forcing.synthetic.cached_crujra_years`)."""
+    :func:`forcing.synthetic.cached_crujra_years`)."""
     fc = campaign.forcing
     if fc.source != "synthetic":
         assert fc.crujra_dir is not None
         return fc.crujra_dir
-    from flows.forcing.synthetic import cached_crujra_years
+    from forcing.synthetic import cached_crujra_years
 
     return cached_crujra_years(forcing_years(campaign), fc.source_resolution, fc.seed,
                                trend_k_per_century=fc.trend_k_per_century)
@@ -76,8 +78,8 @@ def prepare_drivers_of_change(campaign: Campaign, rundir: RunDir) -> dict[str, P
     of :mod:`callmip.drivers.change`), for the history and for each SSP. Sources: LUH2-layout
     states and ISIMIP3-layout N deposition, real (``forcing.luh2_dir``, ``forcing.ndep_dir``)
     or synthetic files in the same layouts generated here."""
-    from flows.forcing.change import prepare_landuse_years, prepare_ndep_years
-    from flows.forcing.ndep import PREINDUSTRIAL_NDEP_KG_N_HA_YR
+    from forcing.change import prepare_landuse_years, prepare_ndep_years
+    from forcing.ndep import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 
     res, weights = float(campaign.resolution), rundir.sub("forcing", "weights")
     lu_years, nd_years = change_years(campaign, LUC), change_years(campaign, NDEP)
@@ -111,7 +113,7 @@ def _synthetic(stamp: Path, wanted: dict, write) -> None:
 def _luh2_states(campaign: Campaign, rundir: RunDir, years: list[int],
                  ssp: str | None = None) -> Path:
     """``states.nc`` covering ``years``: the campaign's real LUH2 files or synthetic ones."""
-    from flows.forcing.luh2 import write_luh2_states
+    from forcing.luh2 import write_luh2_states
 
     fc = campaign.forcing
     if fc.luh2_dir is not None:
@@ -129,7 +131,7 @@ def _luh2_states(campaign: Campaign, rundir: RunDir, years: list[int],
 def _ndep_source(campaign: Campaign, rundir: RunDir, years: list[int], scenario: str) -> Path:
     """Directory of N-deposition files covering ``years`` (from 1850, where the products
     start): the campaign's real files or synthetic ones."""
-    from flows.forcing.ndep import write_ndep
+    from forcing.ndep import write_ndep
 
     fc = campaign.forcing
     if fc.ndep_dir is not None:
@@ -144,7 +146,7 @@ def _ndep_source(campaign: Campaign, rundir: RunDir, years: list[int], scenario:
 
 def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files."""
-    from flows.forcing.prepare import prepare_years
+    from forcing.prepare import prepare_years
 
     years = forcing_years(campaign)
     source = crujra_source(campaign)
@@ -158,9 +160,9 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     return out
 
 
-def _cluster_spec(campaign: Campaign):  # -> flows.forcing.cluster.ClusterSpec
+def _cluster_spec(campaign: Campaign):  # -> forcing.cluster.ClusterSpec
     """The dask cluster of the forcing tasks, from the campaign's forcing and HPC profile."""
-    from flows.forcing.cluster import ClusterSpec
+    from forcing.cluster import ClusterSpec
 
     fc, res = campaign.forcing, campaign.scheduler.resources
     profile: dict = {"cluster": fc.cluster, "n_workers": fc.workers}
@@ -183,8 +185,8 @@ def scenario_forcing_dir(campaign: Campaign, rundir: RunDir, ssp: str, gcm: str)
 
 def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Path]:
     """ISIMIP3b files (synthetic unless real ones are given) -> model-ready, per SSP and GCM."""
-    from flows.forcing.scenario import prepare_isimip_years
-    from flows.forcing.synthetic import write_isimip3b
+    from forcing.scenario import prepare_isimip_years
+    from forcing.synthetic import write_isimip3b
 
     fc, years, out = campaign.forcing, scenario_years(campaign), {}
     for ssp in campaign.scenarios:
@@ -207,7 +209,7 @@ def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Pa
 
 
 def co2_series() -> dict[int, float]:
-    from flows.forcing.co2 import read_trendy_co2
+    from forcing.co2 import read_trendy_co2
 
     return read_trendy_co2()
 
@@ -238,9 +240,8 @@ def prepare_params(campaign: Campaign, rundir: RunDir) -> list[Member]:
         if source is None:
             model_driver(m.model, rundir.path).write_prior(m.params_file)
         else:
-            tmp = m.params_file.with_name(f".{m.params_file.name}.tmp")
-            shutil.copyfile(source, tmp)
-            tmp.replace(m.params_file)
+            with atomic_path(m.params_file) as tmp:
+                shutil.copyfile(source, tmp)
     rundir.record_inputs({f"params:{m.label}": m.params_file for m in out})
     return out
 
@@ -307,7 +308,7 @@ def run_scenarios(
 
     A member whose S3 run failed gets no scenario runs (its failure is in the jobs table).
     """
-    from flows.forcing.co2 import ssp_co2
+    from forcing.co2 import ssp_co2
 
     campaign = ctx.campaign
     co2_by_ssp = {ssp: ssp_co2(ssp) for ssp in campaign.scenarios}
@@ -374,7 +375,35 @@ def global_attrs(campaign: Campaign, member: Member, simulation_name: str,
     )
 
 
-def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
+@dataclass(frozen=True)
+class ConformTarget:
+    """One run the conform stage writes CalLMIP files for."""
+
+    run_id: str
+    member: Member
+    simulation: str
+    result: RunResult
+    #: completed ensemble members of the same member and simulation, whose spread becomes
+    #: ``<var>_post_unc``; empty unless there are at least two
+    ensemble: list[RunResult]
+
+
+def conform_targets(runs: RunsOutcome) -> list[ConformTarget]:
+    """Every completed historical or scenario run that is not itself an ensemble member, with
+    its completed ensemble members (a failed run or a failed member is left out)."""
+    targets = []
+    for run_id, result in {**runs.historical, **runs.scenario}.items():
+        member, simulation, ens = runs.plans[run_id]
+        if not result.ok or ens is not None:
+            continue
+        ens_runs = [r for rid, r in runs.historical.items() if r.ok and runs.plans[rid][2]
+                    is not None and runs.plans[rid][:2] == (member, simulation)]
+        targets.append(ConformTarget(run_id, member, simulation, result,
+                                     ens_runs if len(ens_runs) >= 2 else []))
+    return targets
+
+
+def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[ConformedFile]:
     """CalLMIP monthly and annual files for every completed historical (non-ensemble) and
     scenario run; scenario files go to ``callmip/<ssp>_<gcm>/``.
 
@@ -382,26 +411,20 @@ def conform_outputs(ctx: Context, runs: RunsOutcome) -> list[dict]:
     """
     campaign = ctx.campaign
     written = []
-    for run_id, result in {**runs.historical, **runs.scenario}.items():
-        member, simulation, ens = runs.plans[run_id]
-        if not result.ok or ens is not None:
-            continue
+    for t in conform_targets(runs):
+        run_id, member, simulation, result = t.run_id, t.member, t.simulation, t.result
         driver = ctx.driver(member.model.key)
         attrs = global_attrs(campaign, member, simulation, run_id)
         out_dir = ctx.rundir.sub("callmip", simulation)
-        # posterior ensemble members of this run -> <var>_post_unc in its file
-        ens_runs = [r for rid, r in runs.historical.items() if r.ok and runs.plans[rid][2]
-                    is not None and runs.plans[rid][:2] == (member, simulation)]
         for freq in ("monthly", "annual"):
             files = [f for run in result.segments for f in driver.output_files(run, freq)]
+            # posterior ensemble members of this run -> <var>_post_unc in its file
             ens_files = [[f for run in r.segments for f in driver.output_files(run, freq)]
-                         for r in ens_runs] if len(ens_runs) >= 2 else []
+                         for r in t.ensemble]
             path = conform_run(driver, files, out_dir, attrs, campaign.resolution, freq,
                                output_years(campaign, simulation, freq), members=ens_files)
             model = f"{member.model.name}.{member.model.version}"
-            written.append({"run_id": run_id, "model": model,
-                            "stage": member.stage, "simulation": simulation, "freq": freq,
-                            "path": path})
+            written.append(ConformedFile(run_id, model, member.stage, simulation, freq, path))
     return written
 
 

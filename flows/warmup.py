@@ -22,8 +22,8 @@ def _regrid_kernels() -> None:
     """One tiny variable-year through the forcing stage (5 -> 10 degrees): it compiles and
     caches the same numba kernels (daily reduction, land-only conservative regrid) as a real
     campaign's forcing tasks."""
-    from flows.forcing.prepare import prepare_variable_year
-    from flows.forcing.synthetic import write_crujra_years
+    from forcing.prepare import prepare_variable_year
+    from forcing.synthetic import write_crujra_years
 
     with tempfile.TemporaryDirectory(prefix="callmip-warm-up-") as tmp:
         src = Path(tmp) / "crujra"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
+from callmip.atomic import atomic_path
 from regrid.apply import apply_weights
 from regrid.errors import RegridError
 from regrid.grid import Grid, find_lat_lon
@@ -68,18 +68,10 @@ def regrid_file(
         raise RegridError(f"'{src}': its grid differs from the regridder's source grid")
     job = _Job(src, regridder, lat_name, lon_name, lat_dim, lon_dim, bounds, skipna,
                chunk_bytes)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
-        with netCDF4.Dataset(src, "r") as nc_in:
-            nc_in.set_auto_maskandscale(False)
-            with netCDF4.Dataset(tmp, "w", format=nc_in.data_model) as nc_out:
-                job.run(nc_in, nc_out)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(dst) as tmp, netCDF4.Dataset(src, "r") as nc_in:
+        nc_in.set_auto_maskandscale(False)
+        with netCDF4.Dataset(tmp, "w", format=nc_in.data_model) as nc_out:
+            job.run(nc_in, nc_out)
     log.info("regridded %s -> %s (%s)", src, dst, regridder.method)
     return dst
 

@@ -25,10 +25,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from callmip.constants import EARTH_RADIUS_M
 from regrid.errors import GridError
-
-EARTH_RADIUS_M = 6_371_000.0
-"""Sphere radius used for cell areas (same as CDO's default and ILAMB's)."""
 
 _TOL_DEG = 1e-6  # tolerance (degrees) for "centre inside cell", overlap and closure checks
 _REGULAR_RTOL = 1e-4  # spacings equal to this relative tolerance count as regular

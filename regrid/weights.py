@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -35,6 +34,7 @@ import netCDF4
 import numpy as np
 import scipy.sparse as sp
 
+from callmip.atomic import atomic_path
 from regrid.errors import GridMismatchError, WeightsFileError
 from regrid.grid import Grid, sin_difference
 
@@ -337,22 +337,14 @@ def write_weights(
     order = np.lexsort((coo.col, coo.row))  # sorted by destination, as ESMF/CDO write them
     rows, cols, vals = coo.row[order], coo.col[order], coo.data[order]
     frac_dst = np.asarray(weights.sum(axis=1)).ravel()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with netCDF4.Dataset(tmp_name, "w", format="NETCDF4") as nc:
-            writer = _write_esmf if format == "esmf" else _write_scrip
-            writer(nc, rows, cols, vals, frac_dst, _grid_fields(src), _grid_fields(dst),
-                   method)
-            nc.setncattr("source", "callmip-global regrid")
-            nc.setncattr("weights_version", WEIGHTS_VERSION)
-            nc.setncattr("src_grid_hash", src.hash())
-            nc.setncattr("dst_grid_hash", dst.hash())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp_name, netCDF4.Dataset(tmp_name, "w", format="NETCDF4") as nc:
+        writer = _write_esmf if format == "esmf" else _write_scrip
+        writer(nc, rows, cols, vals, frac_dst, _grid_fields(src), _grid_fields(dst),
+               method)
+        nc.setncattr("source", "callmip-global regrid")
+        nc.setncattr("weights_version", WEIGHTS_VERSION)
+        nc.setncattr("src_grid_hash", src.hash())
+        nc.setncattr("dst_grid_hash", dst.hash())
     log.info("wrote %s weights (%d links) to %s", format, vals.size, path)
     return path
 

@@ -39,7 +39,7 @@ _MERGED = ("forcing", "spinup", "references")
 
 
 class CampaignCLI:
-    """Write a small campaign and run the real ``python -m callmip.cli run`` on it."""
+    """Write a small campaign and run the real ``python -m callmip_app.cli run`` on it."""
 
     CELM_A = CELM_A
 
@@ -69,7 +69,7 @@ class CampaignCLI:
 
     @staticmethod
     def command(path: Path) -> list[str]:
-        return [sys.executable, "-m", "callmip.cli", "run", str(path)]
+        return [sys.executable, "-m", "callmip_app.cli", "run", str(path)]
 
     @staticmethod
     def env(tmp: Path) -> dict[str, str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from callmip import cli
-from callmip.cli_errors import ERROR_KINDS, EXIT_UNEXPECTED, HideKnownErrorTracebacks, classify
+from callmip_app import cli
+from callmip_app.cli_errors import ERROR_KINDS, EXIT_UNEXPECTED, HideKnownErrorTracebacks, classify
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def test_every_listed_class_exists_and_codes_are_distinct():
 
 
 def test_subclass_is_its_base_kind_and_bugs_are_unknown():
-    from flows.forcing.errors import ForcingError
+    from forcing.errors import ForcingError
 
     class NarrowForcingError(ForcingError):
         pass
@@ -45,7 +45,7 @@ def _record(exc: BaseException | None, name="prefect.flow_runs", msg="Encountere
 
 
 def test_filter_hides_known_error_records_only():
-    from flows.forcing.errors import ForcingError
+    from forcing.errors import ForcingError
 
     f = HideKnownErrorTracebacks()
     assert not f.filter(_record(ForcingError("f.nc", "tmp", "truncated")))
@@ -64,7 +64,7 @@ def _raising(exc: Exception):
 
 @pytest.mark.parametrize("verbose", [False, True])
 def test_known_error_is_one_line_with_its_exit_code(monkeypatch, capsys, verbose):
-    from flows.forcing.errors import ForcingError
+    from forcing.errors import ForcingError
 
     parser = cli.build_parser()
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
@@ -94,7 +94,7 @@ def test_campaign_with_truncated_forcing_prints_one_clear_message(tmp_path):
     no traceback on the terminal, the traceback in the run's log file, nothing model-ready."""
     import yaml
 
-    from flows.forcing.synthetic import write_crujra_years
+    from forcing.synthetic import write_crujra_years
 
     crujra = tmp_path / "crujra"
     paths = write_crujra_years(crujra, [1901], res_deg=2.0, seed=3, workers=1)
@@ -111,7 +111,7 @@ def test_campaign_with_truncated_forcing_prints_one_clear_message(tmp_path):
         "scheduler": {"backend": "local"}, "run_root": str(tmp_path / "runs")}))
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
-    proc = subprocess.run([sys.executable, "-m", "callmip.cli", "run", str(campaign)],
+    proc = subprocess.run([sys.executable, "-m", "callmip_app.cli", "run", str(campaign)],
                           capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
     assert proc.returncode == 3, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr + proc.stdout

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from benchmarks.report import _atomic_write, _table, template_environment
+from benchmarks.report import _table, _write_readable, template_environment
 from benchmarks.site_level.figure import bar_chart_svg
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def write_site_report(out_dir: Path, result: SiteLevelResult, *, obs_dir: Path) 
                         ("site_spread", result.spread), ("site_pooled", result.pooled),
                         ("site_benchmarks", result.benchmarks),
                         ("site_findings", result.findings)):
-        _atomic_write(out_dir / f"{name}.csv", frame.to_csv(index=False))
+        _write_readable(out_dir / f"{name}.csv", frame.to_csv(index=False))
     html = template_environment().get_template("sites.html.j2").render(
         title="CalLMIP Phase 1 site-level submissions",
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -101,7 +101,7 @@ def write_site_report(out_dir: Path, result: SiteLevelResult, *, obs_dir: Path) 
         s=section_context(result, obs_dir),
     )
     index = out_dir / "index.html"
-    _atomic_write(index, html)
+    _write_readable(index, html)
     result.report = index
     result.csv = out_dir / "site_scores.csv"
     return index

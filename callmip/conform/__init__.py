@@ -12,10 +12,11 @@ import importlib
 
 _EXPORTS = {
     "CheckReport": "check", "check_file": "check",
-    "ConformError": "conform", "GlobalAttrs": "conform", "RunningSpread": "conform",
+    "ConformError": "conform", "ConformedFile": "conform", "GlobalAttrs": "conform",
+    "RunningSpread": "conform",
     "conform_run": "conform", "ensemble_spread": "conform", "native_to_callmip": "conform",
     "OPTIMISED": "table", "TABLE": "table", "global_file_name": "table",
-    "post_unc_name": "table",
+    "parse_global_file_name": "table", "parse_site_file_name": "table", "post_unc_name": "table",
 }  # fmt: skip
 
 
@@ -26,6 +27,7 @@ def __getattr__(name: str):
     return getattr(importlib.import_module(f"callmip.conform.{module}"), name)
 
 
-__all__ = ["OPTIMISED", "TABLE", "CheckReport", "ConformError", "GlobalAttrs", "RunningSpread",
-           "check_file", "conform_run", "ensemble_spread", "global_file_name",
-           "native_to_callmip", "post_unc_name"]
+__all__ = ["OPTIMISED", "TABLE", "CheckReport", "ConformError", "ConformedFile", "GlobalAttrs",
+           "RunningSpread", "check_file", "conform_run", "ensemble_spread", "global_file_name",
+           "native_to_callmip", "parse_global_file_name", "parse_site_file_name",
+           "post_unc_name"]

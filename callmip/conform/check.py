@@ -37,8 +37,9 @@ from callmip.conform.site_check import SiteContext, check_site
 from callmip.conform.table import (
     OPTIMISED,
     REQUIRED_GLOBAL_ATTRS,
-    SITE_FILE_NAME,
     TABLE,
+    GlobalFileName,
+    parse_global_file_name,
     parse_site_file_name,
     post_unc_name,
     post_unc_parent,
@@ -49,13 +50,6 @@ from callmip.fluxobs import (
     observation_files,
     read_observations,
 )
-
-GLOBAL_NAME = re.compile(
-    r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_global_"
-    r"(?P<res>0\.5deg|1deg|2deg)_(?P<freq>monthly|annual|daily)_"
-    r"(?P<y0>\d{4})-(?P<y1>\d{4})_(?P<stage>Prior|Posterior)\.nc$"
-)
-SITE_NAME = SITE_FILE_NAME
 
 
 class Level(StrEnum):
@@ -175,11 +169,11 @@ class FileValues:
         self._ds = None
 
 
-def _check_name(report: CheckReport, name: str) -> re.Match | None:
-    m = GLOBAL_NAME.match(name)
-    if m:
-        return m
-    if SITE_NAME.match(name):
+def _check_name(report: CheckReport, name: str) -> GlobalFileName | None:
+    parsed = parse_global_file_name(name)
+    if parsed is not None:
+        return parsed
+    if parse_site_file_name(name) is not None:
         return None
     report.error(
         "file name",
@@ -190,7 +184,7 @@ def _check_name(report: CheckReport, name: str) -> re.Match | None:
     return None
 
 
-def _check_globals(report: CheckReport, attrs: dict, name_match: re.Match | None) -> None:
+def _check_globals(report: CheckReport, attrs: dict, name_match: GlobalFileName | None) -> None:
     for key, allowed in REQUIRED_GLOBAL_ATTRS.items():
         if key not in attrs:
             report.error("global attributes", f"required attribute {key!r} is missing")
@@ -199,20 +193,22 @@ def _check_globals(report: CheckReport, attrs: dict, name_match: re.Match | None
         if allowed and value not in allowed:
             report.error("global attributes", f"{key}={value!r}; allowed: {', '.join(allowed)}")
     if name_match:
-        model = f"{name_match['model']}.{name_match['version']}"
+        model = name_match.model_id
         if "Model" in attrs and str(attrs["Model"]) != model:
             report.error(
                 "global attributes", f"Model={attrs['Model']!r} but file name says {model!r}"
             )
         stage = attrs.get("Calibration_stage")
-        if stage is not None and str(stage) != name_match["stage"]:
+        if stage is not None and str(stage) != name_match.stage:
             report.error(
                 "global attributes",
-                f"Calibration_stage={stage!r} but file name says {name_match['stage']!r}",
+                f"Calibration_stage={stage!r} but file name says {name_match.stage!r}",
             )
 
 
-def _check_time(report: CheckReport, ds: netCDF4.Dataset, name_match: re.Match | None) -> None:
+def _check_time(
+    report: CheckReport, ds: netCDF4.Dataset, name_match: GlobalFileName | None
+) -> None:
     if "time" not in ds.variables:
         report.error("time", "no time coordinate variable")
         return
@@ -233,16 +229,17 @@ def _check_time(report: CheckReport, ds: netCDF4.Dataset, name_match: re.Match |
         try:
             dates = netCDF4.num2date(values, units, calendar)
             y0, y1 = dates[0].year, dates[-1].year
-            if (y0, y1) != (int(name_match["y0"]), int(name_match["y1"])):
+            if (y0, y1) != (name_match.y0, name_match.y1):
                 report.error(
                     "time",
-                    f"covers {y0}-{y1} but file name says {name_match['y0']}-{name_match['y1']}",
+                    f"covers {y0}-{y1} but file name says {name_match.years}",
                 )
             n_years = y1 - y0 + 1
-            expected = {"monthly": 12 * n_years, "annual": n_years}.get(name_match["freq"])
+            expected = {"monthly": 12 * n_years, "annual": n_years}.get(name_match.frequency)
             if expected and values.size != expected:
                 report.error(
-                    "time", f"{values.size} steps; {name_match['freq']} {y0}-{y1} needs {expected}"
+                    "time",
+                    f"{values.size} steps; {name_match.frequency} {y0}-{y1} needs {expected}",
                 )
         except Exception as exc:
             report.error("time", f"cannot decode time with units {units!r}: {exc}")
@@ -331,10 +328,10 @@ def _check_nep_sign(report: CheckReport, values: FileValues) -> None:
         )
 
 
-def _stage(global_attrs: dict, name_match: re.Match | None) -> str | None:
+def _stage(global_attrs: dict, name_match: GlobalFileName | None) -> str | None:
     if "Calibration_stage" in global_attrs:
         return str(global_attrs["Calibration_stage"])
-    return name_match["stage"] if name_match else None
+    return name_match.stage if name_match else None
 
 
 def _check_post_unc(report: CheckReport, values: FileValues, stage: str | None) -> None:

@@ -17,7 +17,6 @@ one at a time (Welford), so memory does not grow with the ensemble size.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import netCDF4
 import numpy as np
 import xarray as xr
 
+from callmip.atomic import atomic_path
 from callmip.conform.check import check_file
 from callmip.conform.table import OPTIMISED, TABLE, global_file_name, post_unc_name, post_unc_parent
 from callmip.drivers.base import ModelDriver, NativeOutputError
@@ -40,6 +40,18 @@ CELL_METHODS = "area: mean where land time: mean"
 
 class ConformError(RuntimeError):
     """A conformed file failed the CalLMIP checks and was not published."""
+
+
+@dataclass(frozen=True)
+class ConformedFile:
+    """One CalLMIP file the conform stage wrote: what it hands to the benchmark stage."""
+
+    run_id: str
+    model: str  # <name>.<version>
+    stage: str  # Prior | Posterior
+    simulation: str  # S0-S3, CO2only..., or <ssp>_<gcm>
+    freq: str  # monthly | annual
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -130,22 +142,15 @@ def _time_axis(ds: xr.Dataset, first_year: int) -> tuple[xr.Dataset, dict]:
 
 def write_atomic_checked(ds: xr.Dataset, path: Path, encoding: dict) -> Path:
     """Write ``ds`` next to ``path`` under a temporary name, check it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    ds.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
-    try:
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, encoding=encoding, format="NETCDF4")
         report = check_file(tmp, variables=[v for v in TABLE if v in ds], name=path.name)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    problems = [f for f in report.findings if f.level == "ERROR"]
-    if problems:
-        tmp.unlink(missing_ok=True)
-        raise ConformError(
-            f"{path.name} failed the CalLMIP checks and was not published:\n"
-            + "\n".join(f"  {f}" for f in problems)
-        )
-    os.replace(tmp, path)
+        problems = [f for f in report.findings if f.level == "ERROR"]
+        if problems:
+            raise ConformError(
+                f"{path.name} failed the CalLMIP checks and was not published:\n"
+                + "\n".join(f"  {f}" for f in problems)
+            )
     return path
 
 

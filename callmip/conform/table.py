@@ -35,6 +35,8 @@ class CalLMIPVariable:
     required: bool = True  # hfg: "output only if your model outputs this variable"
     site_min: float | None = None  # daily mean at one site; None: the global bounds
     site_max: float | None = None
+    #: short name for report tables and benchmark files (long_name is the protocol's wording)
+    label: str = ""
 
     def bounds(self, site: bool) -> tuple[float, float]:
         """Plausible (min, max): daily site values when ``site``, else global means."""
@@ -60,14 +62,17 @@ TABLE: dict[str, CalLMIPVariable] = {
             optimised=True,
             site_min=-4e-7,  # +-35 gC m-2 d-1
             site_max=4e-7,
+            label="Net ecosystem productivity",
         ),
         CalLMIPVariable(
             "hfls", "Latent heat flux", "W m-2", "surface_upward_latent_heat_flux", -100, 600,
             optimised=True, site_min=-100, site_max=450,
+            label="Latent heat flux",
         ),
         CalLMIPVariable(
             "hfss", "Sensible heat flux", "W m-2", "surface_upward_sensible_heat_flux", -300, 600,
             optimised=True, site_min=-300, site_max=450,
+            label="Sensible heat flux",
         ),
         CalLMIPVariable(
             "gpp",
@@ -78,13 +83,16 @@ TABLE: dict[str, CalLMIPVariable] = {
             2e-6,
             site_min=-1e-9,
             site_max=4e-7,
+            label="Gross primary production",
         ),
         CalLMIPVariable(
-            "reco", "Total ecosystem respiration", "kgC m-2 s-1", None, 0, 2e-6, site_max=3e-7
+            "reco", "Total ecosystem respiration", "kgC m-2 s-1", None, 0, 2e-6, site_max=3e-7,
+            label="Ecosystem respiration",
         ),
         CalLMIPVariable(
             "tran", "Transpiration", "kg m-2 s-1", "transpiration_flux", -1e-5, 5e-4,
             site_min=-1e-5, site_max=1.5e-4,  # 13 mm d-1
+            label="Transpiration",
         ),
         CalLMIPVariable(
             "evspsblsoi",
@@ -98,35 +106,43 @@ TABLE: dict[str, CalLMIPVariable] = {
             5e-4,
             site_min=-2e-5,
             site_max=1.5e-4,
+            label="Soil evaporation",
         ),
         CalLMIPVariable(
             "hfg", "Ground heat flux", "W m-2", "downward_heat_flux_in_soil", -300, 300,
             required=False, site_min=-200, site_max=200,
+            label="Ground heat flux",
         ),
         CalLMIPVariable(
             "ts", "Land surface temperature", "K", "surface_temperature", 150, 350,
             site_min=200, site_max=340,
+            label="Surface temperature",
         ),
         CalLMIPVariable(
             "lai", "Leaf area index", "1", "leaf_area_index", 0, 20, alt_units=("m2 m-2",),
             site_max=15,
+            label="Leaf area index",
         ),
         CalLMIPVariable(
             "cLiveBioAbove", "Carbon mass in all aboveground live biomass pools", "kg m-2",
             None, 0, 100,
+            label="Above-ground live biomass carbon",
         ),
         CalLMIPVariable(
             "cSoil", "Carbon mass in all soil pools", "kg m-2", "soil_mass_content_of_carbon",
             0, 500,
+            label="Soil carbon",
         ),
         CalLMIPVariable(
             "mrso", "Total soil column moisture content", "kg m-2",
             "mass_content_of_water_in_soil", 0, 10000,
+            label="Total soil moisture",
         ),
         CalLMIPVariable(
             "mrsos", "Moisture in upper portion of soil column (top 10 cm)", "kg m-2",
             "mass_content_of_water_in_soil_layer", 0, 1000,
             site_max=100,  # 10 cm of soil hold at most 100 kg m-2 of water
+            label="Surface soil moisture",
         ),
     )
 }
@@ -163,13 +179,64 @@ FREQUENCIES = ("monthly", "annual")
 
 
 def global_file_name(
-    model: str, version: str, resolution: float, freq: str, y0: int, y1: int, stage: str
+    model: str, version: str, resolution: float | str, freq: str, y0: int, y1: int, stage: str
 ) -> str:
-    """``<model>.<version>_global_<res>_<freq>_<YYYY-YYYY>_<Prior|Posterior>.nc`` (protocol s7)."""
-    return (
-        f"{model}.{version}_global_{RESOLUTION_LABELS[resolution]}_{freq}_"
-        f"{y0:04d}-{y1:04d}_{stage}.nc"
-    )
+    """``<model>.<version>_global_<res>_<freq>_<YYYY-YYYY>_<Prior|Posterior>.nc`` (protocol s7).
+
+    ``resolution`` in degrees (0.5, 1, 2) or as its label ("0.5deg", "1deg", "2deg")."""
+    label = resolution if isinstance(resolution, str) else RESOLUTION_LABELS[resolution]
+    return f"{model}.{version}_global_{label}_{freq}_{y0:04d}-{y1:04d}_{stage}.nc"
+
+
+#: global file names (protocol v2 section 7); the checker also accepts daily files
+GLOBAL_FILE_NAME = re.compile(
+    r"^(?P<model>[A-Za-z0-9-]+)\.(?P<version>[A-Za-z0-9.-]+)_global_"
+    r"(?P<res>0\.5deg|1deg|2deg)_(?P<freq>monthly|annual|daily)_"
+    r"(?P<y0>\d{4})-(?P<y1>\d{4})_(?P<stage>Prior|Posterior)\.nc$"
+)
+
+
+@dataclass(frozen=True)
+class _ModelFileName:
+    """What global and site file names share: they start with ``<model>.<version>_``."""
+
+    model: str
+    version: str
+
+    @property
+    def model_id(self) -> str:
+        """``<model>.<version>``, the ``Model`` global attribute."""
+        return f"{self.model}.{self.version}"
+
+
+@dataclass(frozen=True)
+class GlobalFileName(_ModelFileName):
+    """The parts of a global file name."""
+
+    resolution: str  # 0.5deg | 1deg | 2deg
+    frequency: str  # monthly | annual | daily
+    y0: int
+    y1: int
+    stage: str  # Prior | Posterior
+
+    @property
+    def years(self) -> str:
+        """``YYYY-YYYY`` as in the name."""
+        return f"{self.y0:04d}-{self.y1:04d}"
+
+    @property
+    def name(self) -> str:
+        return global_file_name(self.model, self.version, self.resolution, self.frequency,
+                                self.y0, self.y1, self.stage)
+
+
+def parse_global_file_name(name: str) -> GlobalFileName | None:
+    """The parts of a global file name, or None when ``name`` does not follow the protocol."""
+    m = GLOBAL_FILE_NAME.match(name)
+    if m is None:
+        return None
+    return GlobalFileName(m["model"], m["version"], m["res"], m["freq"], int(m["y0"]),
+                          int(m["y1"]), m["stage"])
 
 
 #: site file names (protocol v2 section 7); Phase1a files (DK-Sor test) follow the same pattern
@@ -183,21 +250,14 @@ CAL_VAL = {"Cal": "Calibration", "Val": "Validation"}
 
 
 @dataclass(frozen=True)
-class SiteFileName:
+class SiteFileName(_ModelFileName):
     """The parts of a Phase 1 site file name."""
 
-    model: str
-    version: str
     phase: str
     scenario: int
     site: str
     calval: str  # Cal | Val
     stage: str  # Prior | Posterior
-
-    @property
-    def model_id(self) -> str:
-        """``<model>.<version>``, the ``Model`` global attribute."""
-        return f"{self.model}.{self.version}"
 
     @property
     def name(self) -> str:

@@ -24,10 +24,9 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
+from callmip.constants import SECONDS_PER_DAY
 from callmip.drivers.base_options import DriverOptions
 
-#: seconds per day, used by the unit conversions of every driver
-SECONDS_PER_DAY = 86400.0
 #: gC m-2 d-1 -> kgC m-2 s-1
 GC_PER_DAY_TO_KGC_PER_S = 1e-3 / SECONDS_PER_DAY
 #: mm d-1 (= kg m-2 d-1) -> kg m-2 s-1

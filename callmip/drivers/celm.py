@@ -9,7 +9,6 @@ C_LEAF + f_above * C_WOOD. See celm/OUTPUTS.md for the native variables.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import ClassVar
 
 import yaml
 
+from callmip import atomic
 from callmip.drivers.base import (
     GC_PER_DAY_TO_KGC_PER_S,
     GC_TO_KG,
@@ -118,9 +118,7 @@ class CelmDriver(ModelDriver):
     def prepare(self, run: ModelRun) -> list[str]:
         run.work_dir.mkdir(parents=True, exist_ok=True)
         path = run.work_dir / "namelist.yaml"
-        tmp = path.with_name(".namelist.yaml.tmp")
-        tmp.write_text(yaml.safe_dump(self.namelist(run), sort_keys=False))
-        os.replace(tmp, path)
+        atomic.write_text(path, yaml.safe_dump(self.namelist(run), sort_keys=False))
         return [sys.executable, "-m", "celm", "run", str(path)]
 
     def restart_out(self, run: ModelRun) -> Path:

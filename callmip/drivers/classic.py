@@ -17,7 +17,6 @@ checks, reco = ra + rh, cLiveBioAbove = cLeaf + cStem, mrsos = the part of ``mrs
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from callmip import atomic
 from callmip.drivers.base import Mapping, ModelRun, Term, VariableMap
 from callmip.drivers.cable_pop import top_layer_weights
-from callmip.drivers.render import RenderError, fortran, render, safe_token, write_atomic
+from callmip.drivers.render import RenderError, fortran, render, safe_token
 from callmip.drivers.template_driver import TemplateDriver
 
 C_FLUX = ("kgC m-2 s-1", "kg C m-2 s-1", "kg m-2 s-1")
@@ -127,9 +127,8 @@ class ClassicDriver(TemplateDriver):
             coords={"time": ("time", np.array([y.year for y in run.years], dtype="float64"),
                              {"units": "year", "long_name": "calendar year"})},
         )
-        tmp = path.with_name(f".{path.name}.tmp")
-        ds.to_netcdf(tmp)
-        os.replace(tmp, path)
+        with atomic.atomic_path(path) as tmp:
+            ds.to_netcdf(tmp)
         return path
 
     def prepare(self, run: ModelRun) -> list[str]:
@@ -141,12 +140,11 @@ class ClassicDriver(TemplateDriver):
         if not source.is_file():
             raise RenderError(f"classic driver: restart/init file {source} does not exist")
         rs = run.work_dir / "rsFile.nc"
-        tmp = rs.with_name(".rsFile.nc.tmp")
-        shutil.copyfile(source, tmp)  # CLASSIC overwrites this file in place
-        os.replace(tmp, rs)
+        with atomic.atomic_path(rs) as tmp:
+            shutil.copyfile(source, tmp)  # CLASSIC overwrites this file in place
         self.write_co2_netcdf(run)
         for name, text in texts.items():
-            write_atomic(run.work_dir / name, text)
+            atomic.write_text(run.work_dir / name, text)
         return self.launch("job_options_file.txt", self._domain())
 
     def restart_out(self, run: ModelRun) -> Path:

@@ -18,7 +18,6 @@ SOILWATER_10CM, tran = QVEGT, evspsblsoi = QSOIL, ts = TSKIN, lai = TLAI, hfg = 
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from callmip import atomic
 from callmip.drivers.base import (
     GC_PER_S_TO_KGC_PER_S,
     GC_TO_KG,
@@ -41,7 +41,6 @@ from callmip.drivers.render import (
     render,
     safe_path,
     safe_token,
-    write_atomic,
 )
 from callmip.drivers.template_driver import TemplateDriver
 
@@ -126,9 +125,8 @@ class ClmDriver(TemplateDriver):
     def write_paramfile(self, run: ModelRun, params: dict[str, ParamValue]) -> Path:
         """Copy the base paramfile into the run directory with ``params`` written in."""
         dst = Path(self.work_path(run, "clm_params.nc"))
-        tmp = dst.with_name(f".{dst.name}.tmp")
-        shutil.copyfile(self._paramfile(), tmp)
-        try:
+        with atomic.atomic_path(dst) as tmp:
+            shutil.copyfile(self._paramfile(), tmp)
             with netCDF4.Dataset(tmp, "a") as ds:
                 for name, value in params.items():
                     var = ds.variables[name]
@@ -139,10 +137,6 @@ class ClmDriver(TemplateDriver):
                             f"variable has {var.size}"
                         )
                     var[:] = arr.reshape(var.shape)
-        except Exception:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, dst)
         return dst
 
     def render_inputs(self, run: ModelRun) -> dict[str, str]:
@@ -183,8 +177,8 @@ class ClmDriver(TemplateDriver):
         texts = self.render_inputs(run)
         (run.work_dir / "run").mkdir(parents=True, exist_ok=True)
         self.write_paramfile(run, params)
-        write_atomic(run.work_dir / "user_nl_clm", texts["user_nl_clm"])
-        script = write_atomic(run.work_dir / "launch_ctsm.sh", texts["launch_ctsm.sh"], 0o755)
+        atomic.write_text(run.work_dir / "user_nl_clm", texts["user_nl_clm"])
+        script = atomic.write_text(run.work_dir / "launch_ctsm.sh", texts["launch_ctsm.sh"], 0o755)
         return ["bash", str(script)]
 
     def restart_out(self, run: ModelRun) -> Path:

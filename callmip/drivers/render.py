@@ -191,14 +191,3 @@ def render(model: str, template: str, values: Mapping[str, str]) -> str:
         return string.Template(text).substitute(values)
     except (KeyError, ValueError) as exc:
         raise RenderError(f"template {model}/{template}: no value for placeholder {exc}") from exc
-
-
-def write_atomic(path: Path, text: str, mode: int | None = None) -> Path:
-    """Write ``text`` to a temporary name next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    if mode is not None:
-        tmp.chmod(mode)
-    os.replace(tmp, path)
-    return path

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import xarray as xr
 
+from callmip import atomic
 from callmip.drivers.base import Capabilities, ModelDriver, ModelRun
 from callmip.drivers.native_time import monthly_axis
 from callmip.drivers.render import (
@@ -26,7 +27,6 @@ from callmip.drivers.render import (
     read_prior,
     safe_path,
     safe_token,
-    write_atomic,
 )
 
 
@@ -94,7 +94,7 @@ class TemplateDriver(ModelDriver):
     def write_co2(self, run: ModelRun) -> str:
         """Annual CO2 of the run's years as 'year ppm' lines (the models read it per year)."""
         text = "".join(f"{y.year:d} {float(y.co2_ppm):.3f}\n" for y in run.years)
-        return str(write_atomic(run.work_dir / "co2_annual.txt", text))
+        return str(atomic.write_text(run.work_dir / "co2_annual.txt", text))
 
     def render_inputs(self, run: ModelRun) -> dict[str, str]:
         """Text of every input file, by file name (what :meth:`prepare` writes)."""
@@ -109,7 +109,7 @@ class TemplateDriver(ModelDriver):
             (run.work_dir / sub).mkdir(parents=True, exist_ok=True)
         self.write_co2(run)
         for name, text in texts.items():
-            write_atomic(run.work_dir / name, text)
+            atomic.write_text(run.work_dir / name, text)
         return self.launch()
 
     def restart_out(self, run: ModelRun) -> Path:
@@ -117,7 +117,7 @@ class TemplateDriver(ModelDriver):
 
     def write_prior(self, path: Path) -> Path:
         path = Path(path)
-        return write_atomic(path, json.dumps(self.prior(), indent=1) + "\n")
+        return atomic.write_text(path, json.dumps(self.prior(), indent=1) + "\n")
 
     # ------------------------------------------------------------------ outputs
     def preprocess(self, native: xr.Dataset) -> xr.Dataset:

@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from callmip import atomic
+
 
 def member_file(array_dir: Path, index: int) -> Path:
     return Path(array_dir) / f"member_{index}.json"
@@ -22,11 +24,7 @@ def member_file(array_dir: Path, index: int) -> Path:
 def write_member(array_dir: Path, index: int, argv: list[str], workdir: Path) -> Path:
     """Record member ``index``'s command (temporary name, then rename: never half written)."""
     path = member_file(array_dir, index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"argv": list(argv), "workdir": str(workdir)}))
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(path, json.dumps({"argv": list(argv), "workdir": str(workdir)}))
 
 
 def main(argv: list[str] | None = None) -> int:

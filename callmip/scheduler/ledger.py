@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from callmip import atomic
 from callmip.scheduler.base import JobState
 
 
@@ -117,9 +117,7 @@ class JobLedger:
                 entry["intent"] = dict(vars(rec.intent))
             lines.append(f"{json.dumps(key)}: {json.dumps(entry)}")
         text = '{"tasks": {\n' + ",\n".join(lines) + "\n}}\n"
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, self.path)
+        atomic.write_text(self.path, text)
         self._dirty = False
         self._last_flush = time.monotonic()
 

@@ -23,18 +23,13 @@ from pathlib import Path
 
 import psutil
 
+from callmip import atomic
 from callmip.scheduler.base import JobSpec, JobState, JobStatus, Scheduler, SchedulerError
 
 RUNNER = Path(__file__).with_name("local_runner.py")
 #: A job directory whose runner has not written ``runner.pid`` this long after its spec was
 #: written was never started (the submitter died between the two): it is removed.
 STILLBORN_AFTER_S = 10.0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.submit.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class LocalScheduler(Scheduler):
@@ -79,7 +74,7 @@ class LocalScheduler(Scheduler):
             "slots_dir": str(self.jobs_dir / "slots"),
             "n_slots": self.max_parallel,
         }
-        _write_atomic(job_dir / "spec.json", json.dumps(payload, indent=1))
+        atomic.write_text(job_dir / "spec.json", json.dumps(payload, indent=1))
         Path(spec.workdir).mkdir(parents=True, exist_ok=True)
         with open(job_dir / "runner.log", "wb") as out:
             proc = subprocess.Popen(
@@ -91,7 +86,7 @@ class LocalScheduler(Scheduler):
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        _write_atomic(job_dir / "runner.pid", str(proc.pid))
+        atomic.write_text(job_dir / "runner.pid", str(proc.pid))
         return job_id
 
     @staticmethod
@@ -121,7 +116,7 @@ class LocalScheduler(Scheduler):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(child_pid.read_text()), signal.SIGKILL)
         payload = {"state": state.value, "exit_code": None, "reason": reason, "end": time.time()}
-        _write_atomic(job_dir / "result.json", json.dumps(payload))
+        atomic.write_text(job_dir / "result.json", json.dumps(payload))
 
     def _status(self, job_id: str) -> JobStatus:
         try:

@@ -18,13 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+from callmip import atomic
+
 POLL_S = 0.05
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic.write_text(path, text)
 
 
 def _finish(job_dir: Path, state: str, exit_code: int | None, reason: str = "") -> None:

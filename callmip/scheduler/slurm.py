@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+from callmip import atomic
 from callmip.scheduler.base import (
     ARRAY_INDEX,
     JobSpec,
@@ -359,9 +360,7 @@ class SlurmScheduler(Scheduler):
     def _sbatch(self, spec: JobSpec, array: str | None, script_dir: Path, chdir: Path) -> str:
         script = self.job_script(spec, array)
         script_path = script_dir / f"{spec.name}.sbatch"
-        tmp = script_path.with_name(f".{script_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(script)
-        os.replace(tmp, script_path)
+        atomic.write_text(script_path, script)
         argv = [
             "sbatch",
             "--parsable",

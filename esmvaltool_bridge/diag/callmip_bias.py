@@ -38,6 +38,8 @@ import yaml
 logger = logging.getLogger(Path(__file__).stem)
 
 DAYS_PER_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
+#: ILAMB's radius; a copy of callmip.constants.EARTH_RADIUS_M (this script runs without
+#: callmip; tests/config/test_constants.py checks they agree)
 EARTH_RADIUS_M = 6.371e6
 #: CMOR units -> units of the benchmark's tables (the report's display units).
 DISPLAY = {"kg m-2 s-1": ("mm d-1", 86400.0)}

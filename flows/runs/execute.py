@@ -15,11 +15,18 @@ from functools import partial
 from pathlib import Path
 
 from callmip.config import Campaign, ModelConfigBase
-from callmip.drivers import ModelDriver, ModelRun, NativeOutputError, RenderError, YearSpec, \
-    get_driver
+from callmip.drivers import (
+    ModelDriver,
+    ModelRun,
+    NativeOutputError,
+    RenderError,
+    YearSpec,
+    get_driver,
+)
 from callmip.rundir import RunDir
-from callmip.scheduler import JobLedger, JobSpec, JobState, LocalScheduler, Scheduler
+from callmip.scheduler import JobLedger, JobSpec, JobState, Scheduler
 from callmip.scheduler.array_launch import write_member
+from callmip.scheduler.registry import make_scheduler
 from callmip.scheduler.supervisor import ArrayTasks, Supervisor, TaskOutcome
 from flows.runs.matrix import segments
 from flows.runs.paths import landuse_dir, ndep_dir
@@ -45,13 +52,8 @@ class Context:
 
     @classmethod
     def create(cls, campaign: Campaign, rundir: RunDir, forcing_dir: Path, **kw) -> Context:
-        backend = campaign.scheduler.backend
-        if backend == "local":
-            scheduler: Scheduler = LocalScheduler(rundir.path, campaign.scheduler.max_parallel)
-        else:
-            from callmip.scheduler.slurm import SlurmScheduler  # needs a Slurm installation
-
-            scheduler = SlurmScheduler(rundir.path)
+        scheduler = make_scheduler(campaign.scheduler.backend, rundir.path,
+                                   campaign.scheduler.max_parallel)
         ledger = JobLedger(rundir.path / "jobs.json")
         # prepared by the forcing stage; a context made without it (unit tests) has none
         for key, path in (("landuse_dir", landuse_dir(campaign, rundir.path)),

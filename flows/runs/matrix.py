@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from callmip.config import SCENARIO_FIRST_YEAR, Campaign, ModelConfigBase
+from callmip.config import Campaign, ModelConfigBase
+from callmip.constants import PREINDUSTRIAL_CO2_PPM, SCENARIO_FIRST_YEAR
 from callmip.drivers.base import YearSpec
 from callmip.simulations import (
     CLIMATE,
@@ -35,7 +36,6 @@ from callmip.simulations import (
     simulation,
     transient_signature,
 )
-from callmip.protocol import PREINDUSTRIAL_CO2_PPM
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def spinup_co2(campaign: Campaign, co2: dict[int, float]) -> float:
 def spinup_years(campaign: Campaign, co2: dict[int, float] | None = None) -> tuple[YearSpec, ...]:
     """One cycle of the spin-up: the spin-up forcing years at the levels of :func:`level_year`."""
     if co2 is None:
-        from flows.forcing.co2 import read_trendy_co2
+        from forcing.co2 import read_trendy_co2
 
         co2 = read_trendy_co2()
     a, b = campaign.periods.spinup_cycle

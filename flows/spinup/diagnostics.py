@@ -25,9 +25,9 @@ import pandas as pd
 import xarray as xr
 
 from callmip.config import SpinupCriteria
+from callmip.constants import SECONDS_PER_YEAR
 from regrid import Grid
 
-SECONDS_PER_YEAR = 365.0 * 86400.0
 KG_TO_PG = 1e-12
 #: what a driver's mapping gives the diagnostics (cTotal only where the model writes a total)
 SPINUP_VARIABLES = ("cTotal", "cVeg", "cLitter", "cSoil", "gpp", "mrso")

@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from callmip.config import SpinupConfig
 from callmip.conform.conform import native_to_callmip
 from flows.runs.execute import Context, RunRequest, RunResult, execute
 from flows.runs.matrix import Member, spinup_years
@@ -83,6 +84,41 @@ class _MemberState:
     method: str = ""
     total_carbon: str = ""
 
+    def next_job_accelerated(self, analytic_cycles: int) -> bool:
+        """Whether the member's next job is the model's accelerated spin-up: accelerated mode,
+        a solve is wanted, and fewer than ``analytic_cycles`` have run."""
+        return self.accelerated and self.solve_next and self.solves < analytic_cycles
+
+    def advance(self, state: CycleState, table: pd.DataFrame, accelerated_job: bool,
+                restart: Path, cfg: SpinupConfig) -> str | None:
+        """Record one finished cycle and apply the stop rules.
+
+        An accelerated cycle never counts as passing; after the first normal cycle that follows
+        one, :func:`solve_again` decides whether another is worth it. The member is done when
+        the last ``consecutive`` cycles passed, or when ``max_cycles`` ran out: then the
+        message naming the failing criteria is returned (the caller fails or continues, per
+        ``on_max_cycles``)."""
+        self.history.append(cycle_passes(table) and not accelerated_job)
+        if accelerated_job:
+            self.solves += 1
+            self.solve_next = False
+        elif self.last_solved and self.previous is not None:
+            self.solve_next = solve_again(self.previous, state, cfg.analytic_rtol)
+        self.last_solved = accelerated_job
+        self.previous, self.restart = state, restart
+        self.cycle += 1
+        if should_stop(self.history, cfg.consecutive):
+            self.done = True
+            return None
+        if self.cycle >= cfg.max_cycles:
+            self.failing = failed_criteria(table)
+            self.done = True
+            return (
+                f"spin-up of {self.member.label} did not reach equilibrium in {cfg.max_cycles} "
+                "cycles; failing criteria in the last cycle:\n  " + "\n  ".join(self.failing)
+            )
+        return None
+
 
 def spinup_method(mode: str, accelerator: str | None, driver_name: str) -> tuple[bool, str]:
     """Whether a member's cycles may use the driver's accelerator, and the sentence saying how
@@ -134,8 +170,7 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     while active := [s for s in states.values() if not s.done]:
         requests = []
         for s in active:
-            analytic = (s.accelerated and s.solve_next
-                        and s.solves < cfg.analytic_cycles)
+            analytic = s.next_job_accelerated(cfg.analytic_cycles)
             requests.append(
                 RunRequest(
                     run_id=f"{s.member.label}_spinup_c{s.cycle:04d}",
@@ -163,32 +198,17 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
             table.insert(0, "model", f"{s.member.model.name}.{s.member.model.version}")
             table.insert(1, "stage", s.member.stage)
             s.tables.append(table)
-            s.history.append(cycle_passes(table) and not req.spinup_mode)
             log.info(
                 "spin-up %s cycle %d: cTotal %.2f PgC, passes=%s",
-                s.member.label, s.cycle, state.totals["cTotal"], s.history[-1],
+                s.member.label, s.cycle, state.totals["cTotal"],
+                cycle_passes(table) and not req.spinup_mode,
             )
-            if req.spinup_mode:
-                s.solves += 1
-                s.solve_next = False
-            elif s.last_solved and s.previous is not None:
-                s.solve_next = solve_again(s.previous, state, cfg.analytic_rtol)
-            s.last_solved = bool(req.spinup_mode)
-            s.previous, s.restart = state, res.restart
-            s.cycle += 1
-            if should_stop(s.history, cfg.consecutive):
-                s.done = True
-            elif s.cycle >= cfg.max_cycles:
-                s.failing = failed_criteria(table)
-                message = (
-                    f"spin-up of {s.member.label} did not reach equilibrium in {cfg.max_cycles} "
-                    "cycles; failing criteria in the last cycle:\n  " + "\n  ".join(s.failing)
-                )
+            message = s.advance(state, table, bool(req.spinup_mode), res.restart, cfg)
+            if message is not None:
                 if cfg.on_max_cycles == "fail":
                     raise SpinupError(message)
                 log.warning("%s\ncontinuing from the last cycle (on_max_cycles: continue)",
                             message)
-                s.done = True
     wall = time.monotonic() - start
     out = {}
     for label, s in states.items():

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.plots import figure_png, model_colors, new_figure
-from flows.forcing.fileio import atomic_path
+from forcing.fileio import atomic_path
 
 #: gating global-drift criteria plotted as |drift| against their threshold
 _DRIFT_CRITERIA = ("CTSM global drift", "C4MIP drift per century")

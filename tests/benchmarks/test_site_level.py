@@ -397,14 +397,14 @@ def test_site_table_errors(tmp_path) -> None:
 def test_cli_sites_and_check(tmp_path, upload, site_table_csv) -> None:
     root, _, _ = upload
     out = tmp_path / "cli"
-    proc = subprocess.run([sys.executable, "-m", "callmip.cli", "sites", str(root / "ModA"),
+    proc = subprocess.run([sys.executable, "-m", "callmip_app.cli", "sites", str(root / "ModA"),
                            str(TEMPLATE), "--obs", str(OBS), "--out", str(out),
                            "--site-table", str(site_table_csv), "--bootstrap", "200"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr  # the template's cSoil error
     assert "9 site files, 9 scored, 1 errors" in proc.stdout
     assert "cSoil" in proc.stdout and (out / "index.html").exists()
-    proc = subprocess.run([sys.executable, "-m", "callmip.cli", "check", str(TEMPLATE)],
+    proc = subprocess.run([sys.executable, "-m", "callmip_app.cli", "check", str(TEMPLATE)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "(1 errors," in proc.stdout
     with netCDF4.Dataset(TEMPLATE) as ds:  # the template itself is untouched

@@ -35,7 +35,7 @@ def upload(tmp_path_factory) -> dict:
     bad = write_bad_files(root / "groups" / "bad", files[("GAMMA", "Prior")])
     out = root / "report"
     proc = subprocess.run(
-        [sys.executable, "-m", "callmip.cli", "benchmark", str(root / "groups"), "--out",
+        [sys.executable, "-m", "callmip_app.cli", "benchmark", str(root / "groups"), "--out",
          str(out), "--title", "test upload"],
         capture_output=True, text=True, timeout=1800, cwd=REPO,
     )

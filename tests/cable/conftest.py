@@ -26,8 +26,8 @@ def cable_program(unavailable) -> Path:
 @pytest.fixture(scope="session")
 def cable_forcing(tmp_path_factory) -> Path:
     """Model-ready 2-degree forcing of 1901 and 1902 (synthetic CRU-JRA layout, real prepare)."""
-    from flows.forcing.prepare import prepare_year
-    from flows.forcing.synthetic import write_crujra_years
+    from forcing.prepare import prepare_year
+    from forcing.synthetic import write_crujra_years
 
     root = tmp_path_factory.mktemp("cable_forcing")
     write_crujra_years(root / "crujra", [1901, 1902], res_deg=2, seed=11, workers=1)

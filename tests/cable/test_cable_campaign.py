@@ -42,7 +42,7 @@ YEARS = (1901, 2004, 2005)
 
 @pytest.fixture(scope="module")
 def crujra(tmp_path_factory, cable_program) -> Path:
-    from flows.forcing.synthetic import write_crujra_years
+    from forcing.synthetic import write_crujra_years
 
     out = tmp_path_factory.mktemp("cable_crujra")
     write_crujra_years(out, YEARS, res_deg=2, seed=42)
@@ -94,7 +94,7 @@ def test_callmip_files_pass_the_checker(local_campaign):
     files = _files(run_dir)
     assert {f.parent.name for f in files} == {"S3", "CO2only"}
     assert len(files) == 8
-    proc = subprocess.run([sys.executable, "-m", "callmip.cli", "check", *map(str, files)],
+    proc = subprocess.run([sys.executable, "-m", "callmip_app.cli", "check", *map(str, files)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout.count("PASS") == 8
@@ -231,6 +231,6 @@ def test_slurm_campaign_killed_during_chunk_jobs_resumes_without_duplicates(
     assert len(calls.read_text().splitlines()) == len(array_ids)
     files = _files(run_dir)
     assert len(files) == 8
-    check = subprocess.run([sys.executable, "-m", "callmip.cli", "check", *map(str, files)],
+    check = subprocess.run([sys.executable, "-m", "callmip_app.cli", "check", *map(str, files)],
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stdout

@@ -1,4 +1,4 @@
-"""Deterministic synthetic daily climate for CELM tests (until flows/forcing/synthetic.py exists).
+"""Deterministic synthetic daily climate for CELM tests (until forcing/synthetic.py exists).
 
 Latitude/season-driven and physically plausible, not realistic weather: daily-mean top-of-
 atmosphere insolation (Allen et al. 1998 eq. 21) times a cloudiness-dependent transmissivity;

@@ -90,7 +90,7 @@ def test_not_yaml_and_missing_file(tmp_path):
 def test_cli_exit_code_2_and_nothing_started(tmp_path):
     path = write(tmp_path, resolution=5, run_root=str(tmp_path / "runs"))
     proc = subprocess.run(
-        [sys.executable, "-m", "callmip.cli", "run", str(path)],
+        [sys.executable, "-m", "callmip_app.cli", "run", str(path)],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2
@@ -140,7 +140,7 @@ def test_validate_warns_about_drivers_that_never_ran_their_program(tmp_path):
     path = write(tmp_path, models=[{"name": "ORC", "driver": "orchidee"},
                                    {"name": "CAB", "driver": "cable_pop",
                                     "options": {"chunks": 4}}], experiments=["prior"])
-    proc = subprocess.run([sys.executable, "-m", "callmip.cli", "validate", str(path)],
+    proc = subprocess.run([sys.executable, "-m", "callmip_app.cli", "validate", str(path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "WARNING: the orchidee driver has never run its real program" in proc.stdout

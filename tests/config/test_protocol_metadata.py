@@ -29,7 +29,7 @@ def _campaign(tmp_path: Path, **protocol) -> Path:
 
 def _cli(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin", "PREFECT_HOME": str(tmp_path / "prefect")}
-    return subprocess.run([sys.executable, "-m", "callmip.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "callmip_app.cli", *args], capture_output=True,
                           text=True, timeout=300, env=env)
 
 

@@ -12,9 +12,9 @@ import yaml
 
 from callmip.drivers import ModelRun, YearSpec, get_driver
 from callmip.drivers.change import ndep_by_simulated_year, read_landuse, read_ndep
-from flows.forcing.change import prepare_landuse_years, prepare_ndep_years
-from flows.forcing.luh2 import write_luh2_states
-from flows.forcing.ndep import write_ndep
+from forcing.change import prepare_landuse_years, prepare_ndep_years
+from forcing.luh2 import write_luh2_states
+from forcing.ndep import write_ndep
 
 
 @pytest.fixture(scope="module")

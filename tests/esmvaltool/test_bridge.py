@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from benchmarks.catalog import load_catalog
 from benchmarks.gridded import GriddedSeries, read_model_variable, read_reference
-from callmip.cli import main
 from callmip.config import CampaignError, load_campaign
+from callmip_app.cli import main
 from esmvaltool_bridge.cmor import CMOR_VARIABLES
 from esmvaltool_bridge.errors import LayoutError, SchemeError
 from esmvaltool_bridge.layout import _to_0_360, find_model_outputs
@@ -76,7 +76,7 @@ class Block:
             raise ModuleNotFoundError(f"No module named {name!r}")
         return None
 sys.meta_path.insert(0, Block())
-from callmip.cli import main
+from callmip_app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -46,7 +46,7 @@ def esmvaltool_run(run_dir):
         pytest.skip("ESMValCore (extra 'esmvaltool') not installed")
     t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "callmip.cli", "esmvaltool", str(run_dir)],
+        [sys.executable, "-m", "callmip_app.cli", "esmvaltool", str(run_dir)],
         capture_output=True, text=True, timeout=1500, cwd=REPO,
     )
     seconds = time.monotonic() - t0

@@ -121,7 +121,7 @@ def test_every_file_carries_the_campaign_protocol_metadata(campaign_run):
 
 
 def _bundle(run_dir, out) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "callmip.cli", "bundle", str(run_dir),
+    return subprocess.run([sys.executable, "-m", "callmip_app.cli", "bundle", str(run_dir),
                            "--out", str(out)], capture_output=True, text=True, timeout=600)
 
 

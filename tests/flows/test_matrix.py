@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from callmip.config import Campaign
 from callmip.drivers.base import YearSpec
-from flows.forcing.co2 import ssp_co2
 from flows.runs.matrix import (
     historical_runs,
     members,
@@ -16,6 +15,7 @@ from flows.runs.matrix import (
     scenario_runs,
     segments,
 )
+from forcing.co2 import ssp_co2
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,9 +18,9 @@ import pytest
 from callmip.config import Campaign
 from callmip.conform import check_file, conform_run
 from callmip.drivers import ModelRun, get_driver
-from flows.forcing.co2 import ssp_co2
 from flows.pipeline import global_attrs, output_years
 from flows.runs.matrix import members, scenario_runs
+from forcing.co2 import ssp_co2
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,6 @@ import pytest
 from callmip.config import Campaign
 from callmip.drivers.celm import CelmDriver
 from callmip.simulations import DRIVERS_OF_CHANGE, SIMULATIONS
-from flows.forcing.co2 import read_trendy_co2
 from flows.runs.matrix import (
     historical_years,
     level_year,
@@ -15,6 +14,7 @@ from flows.runs.matrix import (
     spinup_years,
     transient_runs,
 )
+from forcing.co2 import read_trendy_co2
 
 REPO = Path(__file__).resolve().parents[2]
 CO2 = read_trendy_co2()

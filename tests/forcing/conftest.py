@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.forcing.synthetic import write_crujra_years, write_isimip3b
+from forcing.synthetic import write_crujra_years, write_isimip3b
 
 RES = 5.0
 YEARS = (1901, 1902)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from flows.forcing.aggregate import daily_reduce, model_values
+from forcing.aggregate import daily_reduce, model_values
 
 _values = st.one_of(st.just(0.0), st.floats(2.0**-10, 400.0, width=32))  # no subnormals
 _blocks = st.integers(1, 6).flatmap(

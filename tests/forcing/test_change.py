@@ -12,12 +12,12 @@ from callmip.drivers.change import (
     read_landuse,
     read_ndep,
 )
-from flows.forcing.change import prepare_landuse_years, prepare_ndep_years
-from flows.forcing.errors import ForcingError
-from flows.forcing.grids import cell_area
-from flows.forcing.landregrid import target_grid
-from flows.forcing.luh2 import read_luh2_states, write_luh2_states
-from flows.forcing.ndep import read_ndep_year, write_ndep
+from forcing.change import prepare_landuse_years, prepare_ndep_years
+from forcing.errors import ForcingError
+from forcing.grids import cell_area
+from forcing.landregrid import target_grid
+from forcing.luh2 import read_luh2_states, write_luh2_states
+from forcing.ndep import read_ndep_year, write_ndep
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from flows.forcing.cluster import ClusterSpec, dask_client, make_slurm_cluster
-from flows.forcing.crujra import CrujraReader, crujra_path
-from flows.forcing.errors import ForcingError
-from flows.forcing.modelready import check_model_ready
-from flows.forcing.prepare import prepare_year, prepare_years
-from flows.forcing.scenario import prepare_isimip_year, prepare_isimip_years
+from forcing.cluster import ClusterSpec, dask_client, make_slurm_cluster
+from forcing.crujra import CrujraReader, crujra_path
+from forcing.errors import ForcingError
+from forcing.modelready import check_model_ready
+from forcing.prepare import prepare_year, prepare_years
+from forcing.scenario import prepare_isimip_year, prepare_isimip_years
 
 TARGET = 20.0
 

@@ -13,20 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.forcing.checks import Locator, check_land_block
-from flows.forcing.conventions import CRUJRA_FILL_VALUE, CRUJRA_SPECS, CRUJRA_VARIABLES
-from flows.forcing.crujra import (
+from forcing.checks import Locator, check_land_block
+from forcing.conventions import CRUJRA_FILL_VALUE, CRUJRA_SPECS, CRUJRA_VARIABLES
+from forcing.crujra import (
     CrujraReader,
     check_crujra_header,
     crujra_filename,
     crujra_path,
     open_crujra,
 )
-from flows.forcing.errors import ForcingError
-from flows.forcing.grids import lat_centres, lon_centres
-from flows.forcing.landmask import crujra_land_mask
-from flows.forcing.synthetic import bitround, write_crujra_years
-from flows.forcing.weather import Cells, WeatherModel
+from forcing.errors import ForcingError
+from forcing.grids import lat_centres, lon_centres
+from forcing.landmask import crujra_land_mask
+from forcing.synthetic import bitround, write_crujra_years
+from forcing.weather import Cells, WeatherModel
 
 from .conftest import RES
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.forcing.co2 import (
+from forcing.co2 import (
     PREINDUSTRIAL_CO2_PPM,
     co2_for_years,
     default_trendy_co2_file,
@@ -20,15 +20,15 @@ from flows.forcing.co2 import (
     ssp_co2,
     write_trendy_co2,
 )
-from flows.forcing.errors import ForcingError
-from flows.forcing.luh2 import (
+from forcing.errors import ForcingError
+from forcing.luh2 import (
     LUH2_STATES,
     aggregate_states,
     read_luh2_states,
     spinup_states,
     write_luh2_states,
 )
-from flows.forcing.ndep import (
+from forcing.ndep import (
     PREINDUSTRIAL_NDEP_KG_N_HA_YR,
     ndep_filename,
     preindustrial_ndep,
@@ -89,7 +89,7 @@ def test_ssp_co2_from_fair_csv() -> None:
 
 
 def test_fair_is_never_imported() -> None:
-    code = "import sys; from flows.forcing.co2 import ssp_co2; ssp_co2('ssp370'); print('fair' in sys.modules)"
+    code = "import sys; from forcing.co2 import ssp_co2; ssp_co2('ssp370'); print('fair' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from flows.forcing.errors import ForcingError
-from flows.forcing.grids import lat_centres, lon_centres
-from flows.forcing.isimip import IsimipReader, isimip_decade, isimip_filename, isimip_path
-from flows.forcing.landmask import crujra_land_mask
-from flows.forcing.landregrid import LandRegridder
-from flows.forcing.modelready import check_model_ready
-from flows.forcing.prepare import prepare_year
-from flows.forcing.scenario import prepare_isimip_year
+from forcing.errors import ForcingError
+from forcing.grids import lat_centres, lon_centres
+from forcing.isimip import IsimipReader, isimip_decade, isimip_filename, isimip_path
+from forcing.landmask import crujra_land_mask
+from forcing.landregrid import LandRegridder
+from forcing.modelready import check_model_ready
+from forcing.prepare import prepare_year
+from forcing.scenario import prepare_isimip_year
 
 from .conftest import ISIMIP_RES as RES
 

@@ -15,13 +15,13 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.forcing.conventions import CRUJRA_FILL_VALUE, MODEL_VARIABLE_NAMES, MODEL_VARIABLES
-from flows.forcing.crujra import CrujraReader, crujra_path, open_crujra
-from flows.forcing.errors import ForcingError
-from flows.forcing.landregrid import LandRegridder
-from flows.forcing.manifest import fingerprint, is_complete, manifest_path, read_manifest
-from flows.forcing.modelready import check_model_ready
-from flows.forcing.prepare import prepare_variable_year, prepare_year, year_inputs
+from forcing.conventions import CRUJRA_FILL_VALUE, MODEL_VARIABLE_NAMES, MODEL_VARIABLES
+from forcing.crujra import CrujraReader, crujra_path, open_crujra
+from forcing.errors import ForcingError
+from forcing.landregrid import LandRegridder
+from forcing.manifest import fingerprint, is_complete, manifest_path, read_manifest
+from forcing.modelready import check_model_ready
+from forcing.prepare import prepare_variable_year, prepare_year, year_inputs
 from regrid import Grid, Regridder
 
 TARGET = 7.5  # does not nest with the 5-degree source: cells overlap partially

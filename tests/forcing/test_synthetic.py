@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.forcing.conventions import CRUJRA_FILL_VALUE
-from flows.forcing.crujra import crujra_path, open_crujra
-from flows.forcing.grids import cell_area, lat_centres, lon_centres
-from flows.forcing.landmask import crujra_land_mask, land_fraction
-from flows.forcing.synthetic import bitround, ssp_warming, write_crujra_years
-from flows.forcing.weather import (
+from forcing.conventions import CRUJRA_FILL_VALUE
+from forcing.crujra import crujra_path, open_crujra
+from forcing.grids import cell_area, lat_centres, lon_centres
+from forcing.landmask import crujra_land_mask, land_fraction
+from forcing.synthetic import bitround, ssp_warming, write_crujra_years
+from forcing.weather import (
     SOLAR_CONSTANT,
     Cells,
     WeatherModel,
@@ -132,7 +132,7 @@ def test_toa_insolation_averages_to_a_quarter_of_the_solar_constant() -> None:
 def test_physical_consistency_property(seed: int, year: int) -> None:
     """For any seed and year: tmin <= tmp <= tmax, humidity below saturation, values within
     the CRU-JRA physical bounds the reader enforces."""
-    from flows.forcing.conventions import CRUJRA_SPECS
+    from forcing.conventions import CRUJRA_SPECS
 
     cells = _cells(15.0)
     y = _year(WeatherModel(cells, year, seed))

@@ -225,11 +225,11 @@ def case_report(work: Path) -> int:
     # PYTHONDONTWRITEBYTECODE would recompile every module of both on every run)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # warm-up: each tool's modules imported once, so both runs below start from cached bytecode
-    for modules in ("callmip.cli, benchmarks.run, benchmarks.report, matplotlib.pyplot",
+    for modules in ("callmip_app.cli, benchmarks.run, benchmarks.report, matplotlib.pyplot",
                     "ILAMB.run, ILAMB.Scoreboard, ILAMB.Post, cartopy.crs, matplotlib.pyplot"):
         subprocess.run([sys.executable, "-c", f"import {modules}"], env=env, cwd=REPO,
                        capture_output=True, check=False, timeout=600)
-    ours_cmd = [sys.executable, "-m", "callmip.cli", "benchmark", str(models), "--out",
+    ours_cmd = [sys.executable, "-m", "callmip_app.cli", "benchmark", str(models), "--out",
                 str(base / "ours"), "--variables", "hfls", "hfss", "--regions",
                 *REPORT_REGIONS]
     ours_s, ours_mb, rc = _timed(ours_cmd, env, base / "ours.log")

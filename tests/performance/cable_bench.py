@@ -52,8 +52,8 @@ _RAN = re.compile(r"CABLE cable step ran ([0-9.]+) s")
 
 
 def forcing(root: Path) -> Path:
-    from flows.forcing.prepare import prepare_year
-    from flows.forcing.synthetic import write_crujra_years
+    from forcing.prepare import prepare_year
+    from forcing.synthetic import write_crujra_years
 
     write_crujra_years(root / "crujra", FORCING_YEARS, res_deg=2, seed=42, workers=1)
     for year in FORCING_YEARS:

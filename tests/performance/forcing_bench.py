@@ -1,6 +1,6 @@
 """Benchmark: one variable-year of 6-hourly 0.5-degree CRU-JRA forcing -> daily means at 1 degree.
 
-Ours: ``flows.forcing.prepare.prepare_variable_year`` (read + check every value + daily mean +
+Ours: ``forcing.prepare.prepare_variable_year`` (read + check every value + daily mean +
 conservative land-only regrid through the ``regrid`` package + write), weights built from
 scratch each run. Peer: the CDO pipeline TRENDY groups use, ``cdo remapcon,<1deg grid>
 -daymean in.nc out.nc`` (chained in one process, weights computed each run). Same input file
@@ -73,9 +73,9 @@ def _run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float
 
 def ensure_input(workdir: Path) -> Path:
     """Generate the 0.5-degree tmp file once (about half a minute) and reuse it."""
-    from flows.forcing.crujra import crujra_path
-    from flows.forcing.errors import ForcingError
-    from flows.forcing.synthetic import write_crujra_years
+    from forcing.crujra import crujra_path
+    from forcing.errors import ForcingError
+    from forcing.synthetic import write_crujra_years
 
     src = workdir / "crujra"
     try:
@@ -90,7 +90,7 @@ def ensure_input(workdir: Path) -> Path:
 def run_ours(src_dir: str, work: str) -> None:
     """Child-process body: time the pipeline call, print JSON."""
     t_imp = time.perf_counter()
-    from flows.forcing.prepare import prepare_variable_year
+    from forcing.prepare import prepare_variable_year
 
     imports = time.perf_counter() - t_imp
     shutil.rmtree(work, ignore_errors=True)
@@ -118,9 +118,9 @@ def run_assemble(part: str, work: str) -> None:
     """Child-process body: assemble nine copies of a part into a met file, print JSON."""
     import netCDF4
 
-    from flows.forcing.conventions import MODEL_VARIABLE_NAMES
-    from flows.forcing.parts import assemble_year
-    from flows.forcing.prepare import model_params
+    from forcing.conventions import MODEL_VARIABLE_NAMES
+    from forcing.parts import assemble_year
+    from forcing.prepare import model_params
 
     work_dir = Path(work)
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -140,8 +140,8 @@ def run_assemble(part: str, work: str) -> None:
 
 def warm_up(workdir: Path) -> None:
     """Compile/load numba kernels and the land-fraction cache once, outside the timings."""
-    from flows.forcing.prepare import prepare_variable_year
-    from flows.forcing.synthetic import write_crujra_years
+    from forcing.prepare import prepare_variable_year
+    from forcing.synthetic import write_crujra_years
 
     tiny = workdir / "tiny"
     if not tiny.exists():

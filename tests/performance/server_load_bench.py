@@ -1,6 +1,6 @@
 """Load test of the Prefect server: 50 concurrent runs of a trivial deployment, SQLite vs PostgreSQL.
 
-For each database the script starts a private server + worker with ``callmip.server.server_up``
+For each database the script starts a private server + worker with ``callmip_app.server.server_up``
 (ports 4300-4399, managed Debian PostgreSQL on 5400-5499), registers ``load-trivial``, submits
 ``--runs`` flow runs concurrently through the API, and waits until every run is terminal. It
 reports submit time, time until all completed, runs lost (created but not COMPLETED), and
@@ -83,8 +83,8 @@ async def submit_and_wait(deployment_id: str, n: int) -> dict:
 
 def one(db: str, n: int, limit: int) -> dict:
     """Run the load test against one database (in a fresh process: Prefect settings)."""
-    from callmip.server import load_profile, server_down, server_up
-    from callmip.server.lifecycle import _child_env, client_environment, free_port
+    from callmip_app.server import load_profile, server_down, server_up
+    from callmip_app.server.lifecycle import _child_env, client_environment, free_port
 
     tmp = Path(tempfile.mkdtemp(prefix=f"callmip-load-{db}-"))
     tmp.chmod(0o755)  # the managed PostgreSQL runs as user 'postgres' and must reach its dir

@@ -17,7 +17,7 @@ import yaml
 
 from callmip.conform import check_file
 from callmip.scheduler import JobLedger
-from flows.forcing.co2 import ssp_co2
+from forcing.co2 import ssp_co2
 
 # forcing (CRU-JRA and ISIMIP3b layouts), ~20 Slurm jobs and a rerun: minutes on a quiet
 # 2-core machine, more under load

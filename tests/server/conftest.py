@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from callmip.server import lifecycle
+from callmip_app.server import lifecycle
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ import urllib.request
 import psutil
 import pytest
 
-from callmip.server import ServerError, load_profile, server_status, server_up
-from callmip.server.lifecycle import api_request
+from callmip_app.server import ServerError, load_profile, server_status, server_up
+from callmip_app.server.lifecycle import api_request
 
 pytestmark = pytest.mark.slow
 AUTH = "callmip-test:pa55-word"
@@ -43,7 +43,7 @@ def test_up_status_down_with_basic_auth(write_profile, tmp_path):
     report.write_text("<html>report</html>")
     env = {**os.environ, "CALLMIP_TEST_AUTH": AUTH}
     env.pop("PREFECT_API_URL", None)
-    cli = [sys.executable, "-m", "callmip.cli", "server"]
+    cli = [sys.executable, "-m", "callmip_app.cli", "server"]
     up = subprocess.run([*cli, "up", "--profile", str(path)], env=env, capture_output=True,
                         text=True, timeout=600)
     os.environ["CALLMIP_TEST_AUTH"] = AUTH  # for the in-process checks below

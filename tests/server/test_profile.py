@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from callmip.server import ServerError, lifecycle, load_profile, server_down, server_up
-from callmip.server.lifecycle import (
+from callmip_app.server import ServerError, lifecycle, load_profile, server_down, server_up
+from callmip_app.server.lifecycle import (
     client_environment,
     database_url,
     free_port,
@@ -123,7 +123,7 @@ def test_reserved_port_is_not_handed_out_twice(tmp_path):
         with pytest.raises(ServerError, match="reserved by another callmip process"):
             free_port(port, port)
         other = subprocess.run(
-            [sys.executable, "-c", "from callmip.server.lifecycle import free_port\n"
+            [sys.executable, "-c", "from callmip_app.server.lifecycle import free_port\n"
              f"print(free_port({port}, {port}))"], capture_output=True, text=True, timeout=60)
         assert other.returncode != 0 and "no free port" in other.stderr
     finally:
@@ -195,7 +195,7 @@ def test_server_that_does_not_come_up_fails_and_is_stopped(write_profile):
 
 
 def test_shipped_profiles_validate(monkeypatch):
-    from callmip.server.profile import REPO_ROOT
+    from callmip_app.server.profile import REPO_ROOT
 
     shared = load_profile(REPO_ROOT / "configs" / "server-shared.yaml")
     assert not shared.is_loopback and shared.auth_string_env and shared.database == "postgresql"

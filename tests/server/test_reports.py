@@ -10,8 +10,8 @@ import urllib.request
 import pytest
 
 from callmip.report_links import report_url
-from callmip.server.lifecycle import free_port, release_port
-from callmip.server.reports import serve
+from callmip_app.server.lifecycle import free_port, release_port
+from callmip_app.server.reports import serve
 
 
 @pytest.fixture

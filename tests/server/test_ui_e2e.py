@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from callmip.server import load_profile
-from callmip.server.lifecycle import api_request, free_port, release_port
+from callmip_app.server import load_profile
+from callmip_app.server.lifecycle import api_request, free_port, release_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def ui(tmp_path_factory):
         "data_root": str(data), "run_root": str(tmp / "runs"), "worker_limit": 2,
         "startup_timeout_s": 300}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    cli = [sys.executable, "-m", "callmip.cli", "server"]
+    cli = [sys.executable, "-m", "callmip_app.cli", "server"]
     up = subprocess.run([*cli, "up", "--profile", str(path)], env=env, capture_output=True,
                         text=True, timeout=900)
     try:

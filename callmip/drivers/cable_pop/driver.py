@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
+from callmip import atomic
 from callmip.drivers.base import (
     UMOL_CO2_TO_KGC,
     WATER_DENSITY,
@@ -61,7 +62,7 @@ from callmip.drivers.cable_pop.params import (
 )
 from callmip.drivers.change import ndep_by_simulated_year
 from callmip.drivers.native_time import monthly_axis
-from callmip.drivers.render import ParamValue, RenderError, load_params, write_atomic
+from callmip.drivers.render import ParamValue, RenderError, load_params
 
 #: CABLE's default soil layer thicknesses, m (zse)
 CABLE_ZSE = (0.022, 0.058, 0.154, 0.409, 1.085, 2.872)
@@ -177,7 +178,7 @@ class CablePopDriver(ModelDriver):
                "description": f"CABLE-POP prior: the PFT values of {self.tables_dir()}",
                "values": self.prior(),
                "parameters": [dataclasses.asdict(p) for p in PARAMETERS]}
-        return write_atomic(Path(path), json.dumps(doc, indent=1) + "\n")
+        return atomic.write_text(Path(path), json.dumps(doc, indent=1) + "\n")
 
     # ------------------------------------------------------------------ campaign set-up
     def _workspace(self) -> Path:
@@ -212,7 +213,7 @@ class CablePopDriver(ModelDriver):
             "grid": {"lat": grid[0].tolist(), "lon": grid[1].tolist()},
             "chunks": [c.tolist() for c in cells],
         }
-        write_atomic(ws / "setup.json", json.dumps(state) + "\n")
+        atomic.write_text(ws / "setup.json", json.dumps(state) + "\n")
         log(f"CABLE: {exe} ({'cached' if seconds == 0 else f'built in {seconds:.0f} s'}); "
             f"{domain.n_land} land cells in {self.chunks} chunk(s)")
         return {"executable": str(exe), "build_key": key, "land_cells": str(domain.n_land),
@@ -274,7 +275,7 @@ class CablePopDriver(ModelDriver):
                           inputs.campaign_ndep(ndep) if ndep else inputs.preindustrial_ndep)
         inputs.link_met_years(shared / "met", met_store,
                               [(y.year, y.forcing_year) for y in run.years])
-        write_atomic(stamp, stamp_doc)
+        atomic.write_text(stamp, stamp_doc)
         return shared
 
     def _restart_in(self, run: ModelRun, k: int, state: dict) -> Path | None:
@@ -342,15 +343,15 @@ class CablePopDriver(ModelDriver):
         job = {"executable": state["executable"], "steps": steps, "n_land": len(cells),
                "n_months": 12 * len(run.years), "years": [y0, y1], "chunk": k,
                "run_id": run.run_id}
-        write_atomic(cdir / JOB_FILE, json.dumps(job, indent=1) + "\n")
+        atomic.write_text(cdir / JOB_FILE, json.dumps(job, indent=1) + "\n")
         return [sys.executable, "-m", "callmip.drivers.cable_pop.launch", str(cdir)]
 
     def _write_namelists(self, where: Path, settings: namelists.ChunkSettings, y0: int,
                          y1: int) -> None:
-        write_atomic(where / "cable.nml", namelists.cable_nml(settings, self.cable_nml))
-        write_atomic(where / "cru.nml", namelists.cru_nml("met", self.dt_hours))
-        write_atomic(where / "met_names.nml", namelists.met_names_nml())
-        write_atomic(where / "luc.nml", namelists.luc_nml(y0, y1))
+        atomic.write_text(where / "cable.nml", namelists.cable_nml(settings, self.cable_nml))
+        atomic.write_text(where / "cru.nml", namelists.cru_nml("met", self.dt_hours))
+        atomic.write_text(where / "met_names.nml", namelists.met_names_nml())
+        atomic.write_text(where / "luc.nml", namelists.luc_nml(y0, y1))
 
     # ------------------------------------------------------------------ after the chunks
     def finish(self, run: ModelRun) -> None:
@@ -374,7 +375,7 @@ class CablePopDriver(ModelDriver):
             merge_chunks(files, cells, np.asarray(state["grid"]["lat"]),
                          np.asarray(state["grid"]["lon"]), sorted(self.native_variables()),
                          merged)
-        write_atomic(record, json.dumps({"chunks": state["chunks"],
+        atomic.write_text(record, json.dumps({"chunks": state["chunks"],
                                          "domain": inputs.Domain.from_json(
                                              state["domain"]).key()}) + "\n")
 

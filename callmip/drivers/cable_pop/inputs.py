@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +42,14 @@ from pathlib import Path
 import netCDF4
 import numpy as np
 
+from callmip import atomic
+from callmip.atomic import atomic_path
+from callmip.constants import (
+    EARTH_RADIUS_M,
+    PREINDUSTRIAL_NDEP_KG_N_HA_YR,
+    SECONDS_PER_YEAR,
+)
 from callmip.drivers.render import RenderError
-from callmip.protocol import PREINDUSTRIAL_NDEP_KG_N_HA_YR
 
 #: CABLE CRU-reader variable -> (model-ready variable, scale factor, units written)
 MET_VARIABLES: dict[str, tuple[str | None, float, str]] = {
@@ -66,7 +71,7 @@ MET_FILL = np.float32(-9999.0)
 DAYS = 365
 NDEP_FIRST_YEAR = 1850
 #: kg N ha-1 yr-1 -> kg N m-2 s-1
-KG_HA_YR_TO_KG_M2_S = 1e-4 / (365.0 * 86400.0)
+KG_HA_YR_TO_KG_M2_S = 1e-4 / SECONDS_PER_YEAR
 #: soil type 2 of the branch's def_soil_params.txt (medium clay loam), as gridinfo wants them
 #: (sucs positive: CABLE negates it; hyds m s-1)
 SOIL_TYPE2 = {"swilt": 0.216, "sfc": 0.301, "ssat": 0.479, "bch": 7.1, "hyds": 4.0e-6,
@@ -132,7 +137,7 @@ class Domain:
 
 
 def model_ready_file(forcing_dir: Path, year: int) -> Path:
-    """The campaign's model-ready forcing file of ``year`` (the contract of flows.forcing)."""
+    """The campaign's model-ready forcing file of ``year`` (the contract of forcing)."""
     return Path(forcing_dir) / f"met_{year:04d}.nc"
 
 
@@ -185,22 +190,15 @@ def _grid_dims(ds: netCDF4.Dataset, domain: Domain) -> None:
         v[:] = values
 
 
-def _atomic_nc(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def write_landmask(path: Path, domain: Domain, cells: np.ndarray) -> Path:
     """CABLE's land mask: ``land`` = 1 on ``cells`` (rows of (lat index, lon index))."""
     mask = np.zeros(domain.land.shape, dtype="int32")
     mask[cells[:, 0], cells[:, 1]] = 1
-    tmp = _atomic_nc(path)
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
         _grid_dims(ds, domain)
         v = ds.createVariable("land", "i4", ("latitude", "longitude"))
         v.long_name = "cells CABLE runs (1) or skips (0)"
         v[:] = mask
-    os.replace(tmp, path)
     return path
 
 
@@ -254,8 +252,7 @@ def write_met_year(out_dir: Path, forcing_dir: Path, year: int, domain: Domain) 
                                       f"lat {domain.lat[i]:.2f} lon {domain.lon[j]:.2f} "
                                       f"(day {k[0] + 1})")
             values = np.where(domain.land[None], values, MET_FILL).astype("float32")
-            tmp = _atomic_nc(path)
-            with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+            with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
                 ds.createDimension("time", DAYS)
                 _grid_dims(ds, domain)
                 t = ds.createVariable("time", "f8", ("time",))
@@ -267,7 +264,6 @@ def write_met_year(out_dir: Path, forcing_dir: Path, year: int, domain: Domain) 
                 v.units = units
                 v.source = f"{source.name}:{name}" if name else "zero (wind speed is in ugrd)"
                 v[:] = values
-            os.replace(tmp, path)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(finger)
     return paths
@@ -302,10 +298,7 @@ def write_co2(path: Path, co2_by_year: dict[int, float]) -> Path:
         raise CableInputError(f"{path}: CO2 years must be consecutive, got {years}")
     text = "# year CO2 (ppm), written by callmip-global from the campaign's CO2 series\n"
     text += "".join(f"{y:d} {float(co2_by_year[y]):.3f}\n" for y in years)
-    tmp = _atomic_nc(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return atomic.write_text(path, text)
 
 
 NdepProvider = Callable[[int, Domain], np.ndarray]
@@ -340,8 +333,7 @@ def write_ndep(path_dir: Path, domain: Domain, years: Iterable[int],
     fields = {y: np.asarray(provider(y, domain), dtype="float64") for y in years}
     first = fields[years[0]]
     path = path_dir / f"NDep_{NDEP_FIRST_YEAR}0101_{last:04d}1231.nc"
-    tmp = _atomic_nc(path)
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
         ds.createDimension("time", last - NDEP_FIRST_YEAR + 1)
         _grid_dims(ds, domain)
         t = ds.createVariable("time", "i4", ("time",))
@@ -356,7 +348,6 @@ def write_ndep(path_dir: Path, domain: Domain, years: Iterable[int],
                 raise CableInputError(f"{path}: N deposition of {y} is not a finite, "
                                       "non-negative field on the domain")
             v[k] = (field * KG_HA_YR_TO_KG_M2_S).astype("float32")
-    os.replace(tmp, path)
     return path
 
 
@@ -410,9 +401,9 @@ def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int) -> 
     lat_r = np.deg2rad(domain.lat)
     dlat = np.deg2rad(abs(domain.lat[1] - domain.lat[0])) if ny > 1 else np.deg2rad(2.0)
     dlon = np.deg2rad(abs(domain.lon[1] - domain.lon[0])) if nx > 1 else np.deg2rad(2.0)
-    area_km2 = (6371.0 ** 2 * dlon * (np.sin(lat_r + dlat / 2) - np.sin(lat_r - dlat / 2)))
-    tmp = _atomic_nc(path)
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
+    area_km2 = ((EARTH_RADIUS_M / 1e3) ** 2 * dlon
+                * (np.sin(lat_r + dlat / 2) - np.sin(lat_r - dlat / 2)))
+    with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
         _grid_dims(ds, domain)
         ds.createDimension("patch", 2)
         ds.createDimension("soil", SOIL_LAYERS)
@@ -445,5 +436,4 @@ def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int) -> 
         var("Nfix", "f4", yx, np.full((ny, nx), 0.5), "g/m2/yr")
         var("Pwea", "f4", yx, np.full((ny, nx), 0.05), "g/m2/yr")
         var("Pdust", "f4", yx, np.full((ny, nx), 0.002), "g/m2/yr")
-    os.replace(tmp, path)
     return path

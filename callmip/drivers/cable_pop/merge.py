@@ -14,13 +14,13 @@ one variable of the whole grid. The file is written under a temporary name and r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import netCDF4
 import numpy as np
 
+from callmip.atomic import atomic_path
 from callmip.drivers.base import NativeOutputError
 
 MERGED_FILL = np.float32(1e20)
@@ -67,19 +67,13 @@ def merge_chunks(
                 raise NativeOutputError(f"{path}: time axis differs from {chunk_files[0]}'s")
         names = [v for v in variables if v in first.variables
                  and first.variables[v].dimensions[-1] == "land"]
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with netCDF4.Dataset(tmp, "w", format="NETCDF4") as dst:
-                _define(dst, first, time, grid_lat, grid_lon)
-                for name in names:
-                    _merge_variable(dst, handles, chunk_cells, name, grid_lat.size,
-                                    grid_lon.size)
-                dst.source = "CABLE-POP land chunks merged by callmip-global"
-                dst.chunks = len(handles)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(out) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as dst:
+            _define(dst, first, time, grid_lat, grid_lon)
+            for name in names:
+                _merge_variable(dst, handles, chunk_cells, name, grid_lat.size,
+                                grid_lon.size)
+            dst.source = "CABLE-POP land chunks merged by callmip-global"
+            dst.chunks = len(handles)
     finally:
         for ds in handles:
             ds.close()

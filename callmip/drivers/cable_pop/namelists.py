@@ -22,8 +22,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from callmip.constants import PREINDUSTRIAL_CO2_PPM
 from callmip.drivers.render import RenderError
-from callmip.protocol import PREINDUSTRIAL_CO2_PPM
 
 NmlValue = bool | int | float | str
 #: a namelist entry name, e.g. ``cable_user%FWSOIL_SWITCH`` or ``output%grid``

@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from callmip.drivers.render import ParamValue, RenderError, write_atomic
+from callmip import atomic
+from callmip.drivers.render import ParamValue, RenderError
 
 VEG_FILE = "def_veg_params.txt"
 SOIL_FILE = "def_soil_params.txt"
@@ -197,9 +198,9 @@ def write_tables(params_dir: Path, out_dir: Path,
                 pft[i] = ",".join(fields) + eol
     out_dir = Path(out_dir)
     return {
-        VEG_FILE: write_atomic(out_dir / VEG_FILE, "".join(veg)),
-        PFT_FILE: write_atomic(out_dir / PFT_FILE, "".join(pft)),
-        SOIL_FILE: write_atomic(out_dir / SOIL_FILE, "".join(_lines(params_dir / SOIL_FILE))),
+        VEG_FILE: atomic.write_text(out_dir / VEG_FILE, "".join(veg)),
+        PFT_FILE: atomic.write_text(out_dir / PFT_FILE, "".join(pft)),
+        SOIL_FILE: atomic.write_text(out_dir / SOIL_FILE, "".join(_lines(params_dir / SOIL_FILE))),
     }
 
 
