@@ -132,7 +132,7 @@ def test_every_run_ran_in_two_chunks_and_was_merged(local_campaign):
     ledger = JobLedger(run_dir / "jobs.json")
     keys = [t.key for t in ledger.tasks()]
     runs = sorted({k.split("/")[0] for k in keys})
-    assert any(r.endswith("_transient") for r in runs) and any("_m001_" in r for r in runs)
+    assert any("_transient_" in r for r in runs) and any("_m001_" in r for r in runs)
     for run in runs:
         assert sorted(k.split("/", 1)[1] for k in keys if k.startswith(run + "/")) == \
             ["seg000/c000", "seg000/c001"], run
@@ -203,7 +203,7 @@ def test_slurm_campaign_killed_during_chunk_jobs_resumes_without_duplicates(
         deadline = time.monotonic() + 1500
         while True:  # kill once a transient chunk job runs (spin-up done, runs started)
             tasks = _ledger(run_dir)
-            running = [k for k, t in tasks.items() if "_transient/" in k and t["attempts"]
+            running = [k for k, t in tasks.items() if "_transient_" in k.split("/")[0] and t["attempts"]
                        and t["attempts"][-1]["state"] == "RUNNING"]
             if running:
                 break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,3 +21,14 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fresh_run_dir(tmp_path: Path) -> Path:
     """A run directory of the test's own."""
     return make_run_dir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def recipe_yardstick() -> Callable:
+    """:func:`yardstick.recipe_yardstick`: the recipe's definitions computed independently."""
+    spec = importlib.util.spec_from_file_location(
+        "esmvaltool_test_yardstick", Path(__file__).resolve().parent / "yardstick.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module.recipe_yardstick

@@ -156,6 +156,7 @@ def test_invalid_form_value_shows_error_and_creates_no_run(ui, browser, tmp_path
 
 def test_flow_start_validation_fails_fast_without_a_run_dir(ui):
     dep = deployment(ui, "global-simulation", "global-simulation")
+    runs_before = sorted(ui.run_root.glob("sim_*"))  # the module's prepared prior run
     status, run = api_request(ui, "POST", f"/deployments/{dep['id']}/create_flow_run",
                               {"parameters": {"parameter_set": "posterior",
                                               "param_file": "params/does-not-exist.json"}})
@@ -163,7 +164,7 @@ def test_flow_start_validation_fails_fast_without_a_run_dir(ui):
     run = wait_run(ui, run["id"], timeout=600)
     assert run["state_type"] == "FAILED"
     assert "does not exist" in run["state"]["message"] or "param_file" in str(run["state"])
-    assert not list(ui.run_root.glob("sim_*"))
+    assert sorted(ui.run_root.glob("sim_*")) == runs_before  # no run directory was made
 
 
 def test_form_submit_runs_simulation_then_benchmark_with_report(ui, browser, tmp_path):
