@@ -64,11 +64,23 @@ def crujra_source(campaign: Campaign) -> Path:
                                trend_k_per_century=fc.trend_k_per_century)
 
 
+def responds_to(campaign: Campaign, driver_of_change: str) -> bool:
+    """Whether any of the campaign's models responds to ``driver_of_change`` (its driver's
+    declared capabilities): inputs nobody reads need not be prepared (CELM has no N cycle, so
+    the embedded demo skips 156 years of N deposition)."""
+    from callmip.drivers import DRIVERS
+
+    return any(driver_of_change in DRIVERS[m.driver].capabilities.drivers_of_change
+               for m in campaign.models)
+
+
 def change_years(campaign: Campaign, driver_of_change: str) -> list[int]:
     """Years of land use (LUC) or N deposition (Ndep) the historical runs need: the spin-up
-    level year, and every transient and historical year when a simulation varies it."""
+    level year, and every transient and historical year when a simulation varies it and a
+    model responds to it."""
     level = level_year(campaign)
-    if any(driver_of_change in simulation(s).varying for s in campaign.simulations):
+    if responds_to(campaign, driver_of_change) and any(
+            driver_of_change in simulation(s).varying for s in campaign.simulations):
         return list(range(level, campaign.periods.historical[1] + 1))
     return [level]
 
@@ -92,11 +104,13 @@ def prepare_drivers_of_change(campaign: Campaign, rundir: RunDir) -> dict[str, P
                        out["ndep"], cache_dir=weights, constant_ndep=constant)
     years = scenario_years(campaign)
     for ssp in campaign.scenarios:
-        prepare_landuse_years(_luh2_states(campaign, rundir, years, ssp), years, res,
-                              landuse_dir(campaign, rundir.path, ssp), cache_dir=weights)
-        prepare_ndep_years(_ndep_source(campaign, rundir, years, f"{ssp}soc"), years, res,
-                           ndep_dir(campaign, rundir.path, ssp), scenario=f"{ssp}soc",
-                           cache_dir=weights)
+        if responds_to(campaign, LUC):
+            prepare_landuse_years(_luh2_states(campaign, rundir, years, ssp), years, res,
+                                  landuse_dir(campaign, rundir.path, ssp), cache_dir=weights)
+        if responds_to(campaign, NDEP):
+            prepare_ndep_years(_ndep_source(campaign, rundir, years, f"{ssp}soc"), years, res,
+                               ndep_dir(campaign, rundir.path, ssp), scenario=f"{ssp}soc",
+                               cache_dir=weights)
     return out
 
 
@@ -328,8 +342,10 @@ def run_scenarios(
                 RunRequest(plan.run_id, s.member.model.key, s.member.params_file, plan.years,
                            restart, forcing_dir=scenario_forcing_dir(campaign, ctx.rundir, ssp,
                                                                      gcm),
-                           landuse_dir=landuse_dir(campaign, ctx.rundir.path, ssp),
-                           ndep_dir=ndep_dir(campaign, ctx.rundir.path, ssp),
+                           landuse_dir=(landuse_dir(campaign, ctx.rundir.path, ssp)
+                                        if responds_to(campaign, LUC) else None),
+                           ndep_dir=(ndep_dir(campaign, ctx.rundir.path, ssp)
+                                     if responds_to(campaign, NDEP) else None),
                            array_group=f"{label}_scenarios")
             )
             plans[plan.run_id] = (s.member, plan.simulation, None)
