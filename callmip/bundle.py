@@ -36,7 +36,7 @@ from callmip.config import Campaign, CampaignError, load_campaign
 from callmip.conform.check import check_file
 from callmip.conform.table import parse_global_file_name
 from callmip.rundir import code_version, sha256_file
-from callmip.simulations import DRIVER_MEANING, DRIVERS_OF_CHANGE, SIMULATIONS
+from callmip.simulations import DRIVER_MEANING, DRIVERS_OF_CHANGE, SIMULATIONS, ignored_by
 
 #: ME-org experiment the global simulations are uploaded to (protocol v2 section 10)
 ME_ORG_EXPERIMENT = "Phase 1 Global Sims"
@@ -135,7 +135,7 @@ def responds_to(campaign: Campaign, model: str) -> tuple[tuple[str, ...], str]:
 def _readme(up: Upload, campaign: Campaign, entries: list[dict]) -> str:
     proto = campaign.protocol
     responds, note = responds_to(campaign, up.model)
-    ignored = [d for d in DRIVERS_OF_CHANGE if d not in responds]
+    ignored = ignored_by(responds)
     lines = [f"# {up.name}", "", f"Model output for ME-org, experiment \"{ME_ORG_EXPERIMENT}\" "
              f"(CalLMIP protocol v2, section 10): **{up.model}**, {up.stage} parameters, "
              f"experiment **{up.experiment}**, {up.resolution} grid.", "",

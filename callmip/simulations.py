@@ -29,11 +29,21 @@ starts (the spin-up level), taken from the same files as the varying one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: the drivers of change a simulation varies and a model may respond to
 CLIMATE, CO2, LUC, NDEP = "climate", "CO2", "LUC", "Ndep"
 DRIVERS_OF_CHANGE: tuple[str, ...] = (CLIMATE, CO2, LUC, NDEP)
+
+
+def ignored_by(responds: Iterable[str]) -> tuple[str, ...]:
+    """The drivers of change a model responding to ``responds`` ignores, in
+    :data:`DRIVERS_OF_CHANGE` order (for ``callmip validate`` and the bundle READMEs)."""
+    responds = set(responds)
+    return tuple(d for d in DRIVERS_OF_CHANGE if d not in responds)
+
+
 #: what each driver of change is, for messages and READMEs
 DRIVER_MEANING = {
     CLIMATE: "climate (the forcing year's own weather; else the spin-up cycle recycled)",

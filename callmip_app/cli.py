@@ -80,23 +80,23 @@ def driver_notes(campaign) -> list[str]:
     """One line per model on what its driver can do and which drivers of change it ignores; a
     driver that has never run its real program says so."""
     from callmip.drivers import DRIVERS
-    from callmip.simulations import DRIVERS_OF_CHANGE
+    from callmip.simulations import ignored_by
 
     lines = []
     for m in campaign.models:
         caps = DRIVERS[m.driver].capabilities
         spin = caps.accelerated_spinup or "none (spin-up cycles plainly)"
         chunks = getattr(m.options, "chunks", None)
-        ignored = [d for d in DRIVERS_OF_CHANGE if d not in caps.drivers_of_change]
+        ignored = ignored_by(caps.drivers_of_change)
         lines.append(f"  model {m.key}: driver {m.driver}; accelerated spin-up: {spin}"
                      + (f"; {chunks} land chunk(s) per run" if chunks else "")
                      + f"; responds to {', '.join(caps.drivers_of_change)}"
                      + (f"; ignores {', '.join(ignored)}" if ignored else ""))
-        if caps.note:
-            lines.append(f"    {caps.note}")
         if not caps.ran_real_program:
             lines.append(f"  WARNING: the {m.driver} driver has never run its real program: "
                          f"{caps.note}")
+        elif caps.note:
+            lines.append(f"    {caps.note}")
     return lines
 
 

@@ -64,7 +64,7 @@ def crujra_source(campaign: Campaign) -> Path:
                                trend_k_per_century=fc.trend_k_per_century)
 
 
-def responds_to(campaign: Campaign, driver_of_change: str) -> bool:
+def any_model_responds(campaign: Campaign, driver_of_change: str) -> bool:
     """Whether any of the campaign's models responds to ``driver_of_change`` (its driver's
     declared capabilities): inputs nobody reads need not be prepared (CELM has no N cycle, so
     the embedded demo skips 156 years of N deposition)."""
@@ -79,7 +79,7 @@ def change_years(campaign: Campaign, driver_of_change: str) -> list[int]:
     level year, and every transient and historical year when a simulation varies it and a
     model responds to it."""
     level = level_year(campaign)
-    if responds_to(campaign, driver_of_change) and any(
+    if any_model_responds(campaign, driver_of_change) and any(
             driver_of_change in simulation(s).varying for s in campaign.simulations):
         return list(range(level, campaign.periods.historical[1] + 1))
     return [level]
@@ -104,10 +104,10 @@ def prepare_drivers_of_change(campaign: Campaign, rundir: RunDir) -> dict[str, P
                        out["ndep"], cache_dir=weights, constant_ndep=constant)
     years = scenario_years(campaign)
     for ssp in campaign.scenarios:
-        if responds_to(campaign, LUC):
+        if any_model_responds(campaign, LUC):
             prepare_landuse_years(_luh2_states(campaign, rundir, years, ssp), years, res,
                                   landuse_dir(campaign, rundir.path, ssp), cache_dir=weights)
-        if responds_to(campaign, NDEP):
+        if any_model_responds(campaign, NDEP):
             prepare_ndep_years(_ndep_source(campaign, rundir, years, f"{ssp}soc"), years, res,
                                ndep_dir(campaign, rundir.path, ssp), scenario=f"{ssp}soc",
                                cache_dir=weights)
@@ -342,10 +342,8 @@ def run_scenarios(
                 RunRequest(plan.run_id, s.member.model.key, s.member.params_file, plan.years,
                            restart, forcing_dir=scenario_forcing_dir(campaign, ctx.rundir, ssp,
                                                                      gcm),
-                           landuse_dir=(landuse_dir(campaign, ctx.rundir.path, ssp)
-                                        if responds_to(campaign, LUC) else None),
-                           ndep_dir=(ndep_dir(campaign, ctx.rundir.path, ssp)
-                                     if responds_to(campaign, NDEP) else None),
+                           landuse_dir=landuse_dir(campaign, ctx.rundir.path, ssp),
+                           ndep_dir=ndep_dir(campaign, ctx.rundir.path, ssp),
                            array_group=f"{label}_scenarios")
             )
             plans[plan.run_id] = (s.member, plan.simulation, None)

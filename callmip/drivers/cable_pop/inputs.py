@@ -107,6 +107,12 @@ class Domain:
         return np.argwhere(self.land)
 
     @property
+    def window(self) -> tuple[slice, slice]:
+        """(rows, cols) of the box in the campaign grid: ``field[..., rows, cols]`` cuts a
+        campaign-grid field (latitudes south to north) to the domain."""
+        return (slice(self.i0, self.i0 + self.lat.size), slice(self.j0, self.j0 + self.lon.size))
+
+    @property
     def n_land(self) -> int:
         return int(self.land.sum())
 
@@ -224,8 +230,7 @@ def write_met_year(out_dir: Path, forcing_dir: Path, year: int, domain: Domain) 
     paths = [out_dir / var / met_file_name(var, year) for var in MET_VARIABLES]
     if stamp.is_file() and stamp.read_text() == finger and all(p.is_file() for p in paths):
         return paths
-    rows = slice(domain.i0, domain.i0 + domain.lat.size)
-    cols = slice(domain.j0, domain.j0 + domain.lon.size)
+    rows, cols = domain.window
     with netCDF4.Dataset(source) as src:
         for var, path in zip(MET_VARIABLES, paths, strict=True):
             name, scale, units = MET_VARIABLES[var]
@@ -317,8 +322,7 @@ def campaign_ndep(fields: dict[int, np.ndarray]) -> NdepProvider:
     kg N ha-1 yr-1, latitudes south to north as the met files), cut here to the CABLE domain."""
 
     def provide(year: int, domain: Domain) -> np.ndarray:
-        rows = slice(domain.i0, domain.i0 + domain.lat.size)
-        cols = slice(domain.j0, domain.j0 + domain.lon.size)
+        rows, cols = domain.window
         return np.asarray(fields[year], dtype="float64")[rows, cols]
 
     return provide
@@ -372,8 +376,7 @@ def forcing_climate(forcing_dir: Path, year: int, domain: Domain) -> tuple[np.nd
     """Monthly mean air temperature (12, lat, lon) K and annual precipitation (lat, lon) mm of
     ``year`` in the domain (what the generated gridinfo is built from)."""
     path = model_ready_file(forcing_dir, year)
-    rows = slice(domain.i0, domain.i0 + domain.lat.size)
-    cols = slice(domain.j0, domain.j0 + domain.lon.size)
+    rows, cols = domain.window
     with netCDF4.Dataset(path) as ds:
         tas = np.asarray(ds["tas"][:, rows, cols].filled(np.nan), dtype="float64")
         pr = np.asarray(ds["pr"][:, rows, cols].filled(np.nan), dtype="float64")
