@@ -33,9 +33,16 @@ from benchmarks.analyses import build_analyses, overall_rows
 from benchmarks.catalog import ReferenceProduct
 from benchmarks.errors import BenchmarkError
 from benchmarks.fields import Cells, Field
-from benchmarks.gridded import GriddedSeries, check_model_file, read_model_variable, read_reference
+from benchmarks.gridded import (
+    GriddedSeries,
+    check_model_file,
+    field_nbytes,
+    read_model_variable,
+    read_reference,
+)
 from benchmarks.modes import ScoringMode, get_mode
 from benchmarks.pairing import Pair, PairCache, make_pair, native_period_means
+from benchmarks.prefetch import FieldReader, default_workers
 from benchmarks.regions import DEFAULT_REGIONS, check_regions
 from benchmarks.table import COLUMNS
 from callmip.atomic import atomic_path
@@ -274,34 +281,57 @@ def confront_all(
     for product in catalog:
         if product.available:
             by_variable.setdefault(product.variable, []).append(product)
-    for variable, products in by_variable.items():
-        references = {
-            p.key: read_reference(p.paths, p.file_variable, p.units or "", None, p.period)
-            for p in products
-        }
-        for output in usable:
-            reason = _unusable_reason(output, variable)
-            if reason is not None:
-                rows.extend(_skip_row(output.model, output.stage, p, scoring.name, reason)
-                            for p in products)
-                continue
-            try:
-                native = read_model_variable(output.monthly_path, variable, output.years)
-            except (BenchmarkError, OSError, ValueError) as exc:
-                rows.extend(
-                    _skip_row(output.model, output.stage, p, scoring.name, str(exc))
-                    for p in products
-                )
-                continue
-            for product in products:
-                got, got_years = _confront_one(
-                    output, product, references[product.key], native, scoring, regions,
-                    out_dir, cache, yearly,
-                )
-                rows.extend(got)
-                year_rows.extend(got_years)
-            del native
-        del references
+    plan = list(by_variable.items())
+    wanted = [[o for o in usable if _unusable_reason(o, variable) is None]
+              for variable, _ in plan]
+    total = sum(field_nbytes(path, p.file_variable)
+                for _, products in plan for p in products for path in p.paths)
+    total += sum(field_nbytes(o.monthly_path, variable)
+                 for (variable, _), outputs in zip(plan, wanted, strict=True) for o in outputs)
+    with FieldReader(default_workers(total)) as reader:
+
+        def start_reading(k: int) -> tuple[dict, list]:
+            """Submit variable ``k``'s reads: the first model field and the first product go
+            first (scoring starts once both are in), then the other products and fields."""
+            variable, products = plan[k]
+            fields = [(o, reader.submit(read_model_variable, o.monthly_path, variable, o.years))
+                      for o in wanted[k][:1]]
+            refs = {p.key: reader.submit(read_reference, p.paths, p.file_variable,
+                                         p.units or "", None, p.period) for p in products}
+            fields += [(o, reader.submit(read_model_variable, o.monthly_path, variable, o.years))
+                       for o in wanted[k][1:]]
+            return refs, fields
+
+        upcoming = start_reading(0) if plan else None
+        for k, (variable, products) in enumerate(plan):
+            # the next variable is read while this one is scored
+            references, pending_fields = upcoming
+            upcoming = start_reading(k + 1) if k + 1 < len(plan) else None
+            for output in usable:
+                reason = _unusable_reason(output, variable)
+                if reason is not None:
+                    rows.extend(_skip_row(output.model, output.stage, p, scoring.name, reason)
+                                for p in products)
+            for output, pending in pending_fields:
+                try:
+                    native = pending.result()
+                except (BenchmarkError, OSError, ValueError) as exc:
+                    rows.extend(
+                        _skip_row(output.model, output.stage, p, scoring.name, str(exc))
+                        for p in products
+                    )
+                    continue
+                for product in products:
+                    got, got_years = _confront_one(
+                        output, product, references[product.key].result(), native, scoring,
+                        regions, out_dir, cache, yearly,
+                    )
+                    rows.extend(got)
+                    year_rows.extend(got_years)
+                del native
+            for pending in references.values():
+                pending.result()  # a product that cannot be read fails the run, used or not
+            del references
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if sites_dir is not None:
         from benchmarks.sites import confront_sites

@@ -496,3 +496,18 @@ def read_model_variable(
     if name not in CALLMIP_UNITS:
         raise ModelOutputError(f"{path}: {name!r} is not a CalLMIP variable")
     return _read_callmip(path, name, years)
+
+
+def field_nbytes(path: Path, name: str) -> int:
+    """Decompressed float32 size of variable ``name`` (of a derived one's inputs) in ``path``.
+
+    Used to decide whether reading in parallel processes pays; a file that cannot be opened
+    counts 0 (its reader reports the problem).
+    """
+    names = DERIVED[name].inputs if name in DERIVED else (name,)
+    try:
+        with netCDF4.Dataset(path) as ds:
+            return sum(4 * int(np.prod(ds.variables[n].shape)) for n in names
+                       if n in ds.variables)
+    except (OSError, RuntimeError, ValueError):
+        return 0
