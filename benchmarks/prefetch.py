@@ -52,6 +52,8 @@ def default_workers(total_bytes: int) -> int:
     if WORKERS_ENV in os.environ:
         return max(0, int(os.environ[WORKERS_ENV]))
     cpus = usable_cpus()
+    if multiprocessing.current_process().daemon:  # a pool's worker may not start processes
+        return 0
     if cpus < 2 or total_bytes < MIN_PARALLEL_BYTES:
         return 0
     return min(2, cpus)
