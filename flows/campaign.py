@@ -29,7 +29,7 @@ from flows import pipeline
 from flows.benchmark_stage import run_benchmark
 from flows.progress import say, stage
 from flows.runs.execute import Context
-from flows.spinup.loop import spin_up
+from flows.spinup.loop import SpinupOutcome, SpinupResult, spin_up
 from flows.spinup.report import write_drift
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def forcing_flow(campaign: Campaign, run_dir: str) -> str:
 
 
 @flow(name="spin-up", log_prints=True)
-def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
+def spinup_flow(campaign: Campaign, forcing_dir: str) -> SpinupOutcome:
     """Spin every model and parameter set up to equilibrium, with drift diagnostics."""
     rundir = RunDir(campaign)
     ctx = _context(campaign, rundir, forcing_dir)
@@ -82,25 +82,21 @@ def spinup_flow(campaign: Campaign, forcing_dir: str) -> dict:
     with stage("parameters"):
         members = pipeline.prepare_params(campaign, rundir)
     with stage(f"spin-up of {len(members)} members ({campaign.spinup.mode})") as info:
-        spun = spin_up(ctx, members)
-    table = pd.concat([s.table for s in spun.values()], ignore_index=True)
-    csv, png = write_drift(table, rundir.sub("spinup"))
-    summary = {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
-                       "equilibrium": s.equilibrium, "failing_criteria": s.failing,
-                       "method": s.method, "total_carbon": s.total_carbon,
-                       "restart": str(s.restart)} for label, s in spun.items()}
-    for label, s in spun.items():
+        outcome = SpinupOutcome.of(spin_up(ctx, members))
+    csv, png = write_drift(outcome.table, rundir.sub("spinup"))
+    for label, s in outcome.spun.items():
         if not s.equilibrium:
             say(f"WARNING: {label} is NOT in equilibrium after {s.cycles} cycles: "
                 + "; ".join(s.failing))
-    rundir.record_stage("spinup", info["seconds"], members=summary)
-    _artifact_table("spinup-drift", table.drop(columns=["gates"]),
+    rundir.record_stage("spinup", info["seconds"], members=outcome.summary())
+    _artifact_table("spinup-drift", outcome.table.drop(columns=["gates"]),
                     f"Spin-up drift per cycle and criterion ({csv}; plot: {png})")
-    return {"spun": spun, "table": table}
+    return outcome
 
 
 @flow(name="runs", log_prints=True)
-def runs_flow(campaign: Campaign, forcing_dir: str, spun: dict) -> pipeline.RunsOutcome:
+def runs_flow(campaign: Campaign, forcing_dir: str,
+              spun: dict[str, SpinupResult]) -> pipeline.RunsOutcome:
     """Transient and historical runs (prior/posterior x S3/CO2only) as batch jobs."""
     rundir = RunDir(campaign)
     ctx = _context(campaign, rundir, forcing_dir)
@@ -160,11 +156,23 @@ def esmvaltool_flow(campaign: Campaign) -> str | None:
     return str(res.output_dir)
 
 
-def _context(campaign: Campaign, rundir: RunDir, forcing_dir: str) -> Context:
-    def on_change(key: str, state, job_id: str) -> None:
-        say(f"  job {job_id} {key}: {state}")
+#: The Context of each run directory made in this process. Stage flows receive plain,
+#: serialisable parameters (the campaign, the forcing folder: Prefect records them), and each
+#: needs the same scheduler, job ledger and drivers; they take them from here, so a campaign
+#: builds its Context once. Keyed by run directory, forcing folder and the configuration, so
+#: a changed campaign file gets a new one.
+_CONTEXTS: dict[tuple[str, str, str], Context] = {}
 
-    return Context.create(campaign, rundir, Path(forcing_dir), on_change=on_change)
+
+def _context(campaign: Campaign, rundir: RunDir, forcing_dir: str) -> Context:
+    key = (str(rundir.path), str(forcing_dir), campaign.model_dump_json())
+    if key not in _CONTEXTS:
+        def on_change(key: str, state, job_id: str) -> None:
+            say(f"  job {job_id} {key}: {state}")
+
+        _CONTEXTS[key] = Context.create(campaign, rundir, Path(forcing_dir),
+                                        on_change=on_change)
+    return _CONTEXTS[key]
 
 
 @dataclass
@@ -173,7 +181,7 @@ class Simulated:
     starts one (global-simulation deployment)."""
 
     forcing_dir: str
-    spin: dict
+    spin: SpinupOutcome
     runs: pipeline.RunsOutcome
     written: list[ConformedFile]
 
@@ -183,7 +191,7 @@ def simulate(campaign: Campaign, rundir: RunDir) -> Simulated:
     the campaign flow and the global-simulation deployment (each a subflow of the caller)."""
     forcing_dir = forcing_flow(campaign, str(rundir.path))
     spin = spinup_flow(campaign, forcing_dir)
-    runs = runs_flow(campaign, forcing_dir, spin["spun"])
+    runs = runs_flow(campaign, forcing_dir, spin.spun)
     written = conform_flow(campaign, forcing_dir, runs)
     return Simulated(forcing_dir, spin, runs, written)
 
@@ -200,18 +208,8 @@ def campaign_flow(campaign_file: str) -> str:
     sim = simulate(campaign, rundir)
     forcing_dir, spin, runs, written = sim.forcing_dir, sim.spin, sim.runs, sim.written
     ctx = _context(campaign, rundir, forcing_dir)
-    spin_jobs = [{label: r for s in spin["spun"].values() for r in s.results
-                  for label in [r.run_id]}]
-    jobs = pipeline.jobs_table(ctx, [*spin_jobs, *runs.all_runs()])
-    notes = {
-        f"spin-up {label}": (
-            f"equilibrium after {s.cycles} cycles ({s.simulated_years} simulated years)"
-            if s.equilibrium
-            else f"NOT in equilibrium after {s.cycles} cycles: " + "; ".join(s.failing)
-        ) + f"; {s.method}; total carbon = {s.total_carbon}"
-        for label, s in spin["spun"].items()
-    }
-    report = benchmark_flow(campaign, written, spin["table"], jobs, notes)
+    jobs = pipeline.jobs_table(ctx, [spin.jobs(), *runs.all_runs()])
+    report = benchmark_flow(campaign, written, spin.table, jobs, spin.notes())
     if campaign.esmvaltool.enabled:
         esmvaltool_flow(campaign)
     rundir.record_stage("campaign", time.monotonic() - t0, report=report)

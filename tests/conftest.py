@@ -9,13 +9,16 @@ session (``scripts/slurm/stop.sh`` stops it).
 
 Whole-campaign tests: a small campaign file and ``callmip run`` on it.
 
-Five slow tests (end to end, ``_post_unc`` ensemble, Slurm with scenarios, kill and resume, the
-ESMValTool stage) each run a real campaign through the CLI. They share the campaign's frame and
-the way the CLI is started, and differ only in the fields they test, which they pass here.
+The slow tests that only read a finished campaign's outputs (end to end, the experiments and
+bundles, ``_post_unc`` ensemble files, the ESMValTool stage) share one campaign,
+``campaign_run``, run once per session. The tests that must change a campaign while it runs
+(Slurm with scenarios, kill and resume) run their own through the same helper and differ only
+in the fields they pass.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -88,6 +91,48 @@ class CampaignCLI:
 @pytest.fixture(scope="session")
 def campaign_cli() -> type[CampaignCLI]:
     return CampaignCLI
+
+
+#: protocol metadata of the shared campaign (written into every file, needed by bundles)
+PROTOCOL = {"contact": "Jane Doe <jane.doe@example.org>", "institution": "Example Institute",
+            "cal_val": "Validation", "calibration_scenario": "Scen1", "phase": "Phase1b"}
+
+
+@pytest.fixture(scope="session")
+def campaign_run(tmp_path_factory, campaign_cli):
+    """The one small campaign that every slow test reading a campaign's outputs shares.
+
+    2 degrees, CELM-A prior + posterior (2 posterior ensemble members: files with _post_unc),
+    S2, S3 and CO2only 2004-2005 after a transient from 1995 (land use and CO2 held at 1994
+    levels in spin-up, on a 2-year cycle that must pass every criterion twice in a row within
+    4 cycles), synthetic weather warming by 1 K per century, and the ESMValTool stage when
+    ESMValCore is installed. Run twice (the second run must reuse everything). Returns
+    ``(run_dir, first, second, n_jobs)``.
+    """
+    from callmip.scheduler import JobLedger
+
+    tmp = tmp_path_factory.mktemp("campaign")
+    esmvaltool = importlib.util.find_spec("esmvalcore") is not None
+    path = campaign_cli.write(
+        tmp, "e2e",
+        forcing={"seed": 3, "trend_k_per_century": 1.0},
+        periods={"spinup_cycle": [1901, 1902], "transient_start": 1995,
+                 "historical": [2004, 2005]},
+        spinup={"mode": "accelerated", "max_cycles": 4, "consecutive": 2,
+                "on_max_cycles": "fail"},
+        models=[{**CELM_A, "ensemble_members": 2}],
+        references={"variables": ["hfls", "hfss"]},
+        simulations=["S2", "S3", "CO2only"],
+        protocol=PROTOCOL,
+        **({"esmvaltool": {"enabled": True, "scheme": "area_weighted"}} if esmvaltool else {}),
+    )  # fmt: skip
+    first = campaign_cli.run(path, tmp, timeout=1500, cwd=REPO)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
+    run_dir = tmp / "runs" / "e2e"
+    n_jobs = JobLedger(run_dir / "jobs.json").submissions()
+    second = campaign_cli.run(path, tmp, timeout=900, cwd=REPO)
+    assert second.returncode == 0, second.stderr[-5000:]
+    return run_dir, first, second, n_jobs
 
 
 def _sinfo_ready() -> bool:

@@ -67,6 +67,40 @@ class SpinupResult:
 
 
 @dataclass
+class SpinupOutcome:
+    """What the spin-up stage hands on: each member's result and the drift table of all."""
+
+    spun: dict[str, SpinupResult]
+    table: pd.DataFrame
+
+    @classmethod
+    def of(cls, spun: dict[str, SpinupResult]) -> SpinupOutcome:
+        return cls(spun, pd.concat([s.table for s in spun.values()], ignore_index=True))
+
+    def summary(self) -> dict[str, dict]:
+        """Per member, what the manifest records."""
+        return {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
+                        "equilibrium": s.equilibrium, "failing_criteria": s.failing,
+                        "method": s.method, "total_carbon": s.total_carbon,
+                        "restart": str(s.restart)} for label, s in self.spun.items()}
+
+    def notes(self) -> dict[str, str]:
+        """Per member, one line for the report: equilibrium (or not), method, total carbon."""
+        return {
+            f"spin-up {label}": (
+                f"equilibrium after {s.cycles} cycles ({s.simulated_years} simulated years)"
+                if s.equilibrium
+                else f"NOT in equilibrium after {s.cycles} cycles: " + "; ".join(s.failing)
+            ) + f"; {s.method}; total carbon = {s.total_carbon}"
+            for label, s in self.spun.items()
+        }
+
+    def jobs(self) -> dict[str, RunResult]:
+        """Every spin-up cycle's run, by run id (for the jobs table)."""
+        return {r.run_id: r for s in self.spun.values() for r in s.results}
+
+
+@dataclass
 class _MemberState:
     member: Member
     cycle: int = 0

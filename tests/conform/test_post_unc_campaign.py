@@ -1,10 +1,9 @@
-"""A small campaign with posterior ensemble members: the CalLMIP posterior files carry _post_unc.
+"""Posterior ensemble members: the CalLMIP posterior files of a campaign carry _post_unc.
 
-Runs the real CLI (forcing, spin-up, runs through the local executor, conform), like
-tests/flows/test_campaign_e2e.py, with ``ensemble_members: 2`` for the posterior.
+Reads the shared campaign (``campaign_run`` in tests/conftest.py: the real CLI, forcing,
+spin-up, runs through the local executor, conform) whose posterior has
+``ensemble_members: 2``.
 """
-
-from pathlib import Path
 
 import netCDF4
 import numpy as np
@@ -15,25 +14,9 @@ from callmip.conform import check_file
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # whole campaigns: minutes
 
 
-@pytest.fixture(scope="module")
-def callmip_dir(tmp_path_factory, campaign_cli) -> Path:
-    tmp = tmp_path_factory.mktemp("ens_campaign")
-    path = campaign_cli.write(
-        tmp, "ens",
-        forcing={"seed": 5},
-        periods={"spinup_cycle": [1901, 1901], "transient_start": 2002,
-                 "historical": [2004, 2005]},
-        spinup={"mode": "accelerated", "analytic_cycles": 1, "max_cycles": 2},
-        models=[{**campaign_cli.CELM_A, "ensemble_members": 2}],
-        references={"variables": ["hfls"]},
-    )  # fmt: skip
-    done = campaign_cli.run(path, tmp, timeout=1200)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return tmp / "runs" / "ens" / "callmip" / "S3"
-
-
 @pytest.mark.parametrize("freq", ["monthly", "annual"])
-def test_posterior_files_have_post_unc_prior_files_do_not(callmip_dir, freq):
+def test_posterior_files_have_post_unc_prior_files_do_not(campaign_run, freq):
+    callmip_dir = campaign_run[0] / "callmip" / "S3"
     post = callmip_dir / f"CELM-A.v1_global_2deg_{freq}_2004-2005_Posterior.nc"
     prior = callmip_dir / f"CELM-A.v1_global_2deg_{freq}_2004-2005_Prior.nc"
     for path in (post, prior):

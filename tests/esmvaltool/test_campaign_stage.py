@@ -1,4 +1,4 @@
-"""A small campaign with ``esmvaltool: {enabled: true}`` through the real CLI and Prefect flow.
+"""The shared small campaign with ``esmvaltool: {enabled: true}`` (real CLI and Prefect flow).
 
 After the benchmark stage the campaign writes and runs the ESMValTool recipe; the recipe's
 bias/RMSE table must equal, to 1e-6, the same definitions computed from the campaign's files
@@ -13,33 +13,22 @@ import csv
 import importlib.util
 import json
 import os
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def test_campaign_runs_the_recipe_after_the_benchmark(tmp_path, campaign_cli, recipe_yardstick):
+def test_campaign_runs_the_recipe_after_the_benchmark(campaign_run, recipe_yardstick):
+    """Reads the shared campaign (``campaign_run`` in tests/conftest.py), which enables
+    ``esmvaltool: {enabled: true, scheme: area_weighted}`` when ESMValCore is installed."""
     if importlib.util.find_spec("esmvalcore") is None:
         if os.environ.get("CI"):
             pytest.fail("ESMValCore (extra 'esmvaltool') must be installed on CI")
         pytest.skip("ESMValCore (extra 'esmvaltool') not installed")
-    path = campaign_cli.write(
-        tmp_path, "esmv",
-        forcing={"seed": 3},
-        periods={"spinup_cycle": [1901, 1901], "transient_start": 1995,
-                 "historical": [2004, 2005]},
-        spinup={"mode": "accelerated", "analytic_cycles": 2, "max_cycles": 4},
-        references={"variables": ["hfls", "hfss"]},
-        esmvaltool={"enabled": True, "scheme": "area_weighted"},
-    )  # fmt: skip
-    proc = campaign_cli.run(path, tmp_path, timeout=1800, cwd=REPO)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    run_dir = tmp_path / "runs" / "esmv"
-    assert "ESMValTool output:" in proc.stderr
+    run_dir, first, _, _ = campaign_run
+    assert "ESMValTool output:" in first.stderr
 
     stage = json.loads((run_dir / "manifest.json").read_text())["stages"]["esmvaltool"]
     with open(stage["table"]) as fh:
