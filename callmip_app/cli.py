@@ -144,6 +144,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_warm_up(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign)
+    _prefect_environment(campaign.run_root)  # the database goes where the campaign's server is
     from flows.warmup import warm_up
 
     t0 = time.monotonic()

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -159,18 +161,34 @@ def _ndep_source(campaign: Campaign, rundir: RunDir, years: list[int], scenario:
 
 
 def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
-    """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files."""
-    from forcing.prepare import prepare_years
+    """CRU-JRA-layout source files (synthetic unless real ones are given) -> model-ready files,
+    then the scenarios' weather, land use and N deposition.
 
-    years = forcing_years(campaign)
+    The weather is one task per variable-year on a dask cluster. Land use and N deposition
+    (one file per year since the transient starts, e.g. 156 in the demo) share no file with
+    it, so they are one more task on the same cluster, started first: one worker prepares them
+    while the others prepare the weather, instead of after it. With every weather year already
+    prepared no cluster is started.
+    """
+    from forcing.cluster import dask_client
+    from forcing.prepare import prepare_years, years_to_prepare
+
+    years, res = forcing_years(campaign), float(campaign.resolution)
     source = crujra_source(campaign)
     out = rundir.sub("forcing", f"model_{campaign.resolution:g}deg")
-    prepare_years(
-        source, years, float(campaign.resolution), out, step=campaign.forcing.step,
-        cache_dir=rundir.sub("forcing", "weights"), cluster=_cluster_spec(campaign),
-    )
-    prepare_scenario_forcing(campaign, rundir)
-    prepare_drivers_of_change(campaign, rundir)
+    options = {"step": campaign.forcing.step, "cache_dir": rundir.sub("forcing", "weights")}
+    if not years_to_prepare(source, years, res, out, campaign.forcing.step):
+        prepare_years(source, years, res, out, **options)
+        prepare_scenario_forcing(campaign, rundir)
+        prepare_drivers_of_change(campaign, rundir)
+        return out
+    with dask_client(_cluster_spec(campaign)) as client:
+        change = client.submit(prepare_drivers_of_change, campaign, rundir, pure=False,
+                               key=f"drivers-of-change-{uuid.uuid4().hex[:8]}",
+                               priority=10**6)
+        prepare_years(source, years, res, out, client=client, **options)
+        prepare_scenario_forcing(campaign, rundir, client=client)
+        change.result()  # its ForcingError, if any, is raised here
     return out
 
 
@@ -197,8 +215,11 @@ def scenario_forcing_dir(campaign: Campaign, rundir: RunDir, ssp: str, gcm: str)
     return rundir.path / "forcing" / f"model_{campaign.resolution:g}deg_{scenario_label(ssp, gcm)}"
 
 
-def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Path]:
-    """ISIMIP3b files (synthetic unless real ones are given) -> model-ready, per SSP and GCM."""
+def prepare_scenario_forcing(
+    campaign: Campaign, rundir: RunDir, client: Any = None
+) -> dict[str, Path]:
+    """ISIMIP3b files (synthetic unless real ones are given) -> model-ready, per SSP and GCM
+    (on ``client``'s dask cluster when given, else on one started per SSP and GCM)."""
     from forcing.scenario import prepare_isimip_years
     from forcing.synthetic import write_isimip3b
 
@@ -217,6 +238,7 @@ def prepare_scenario_forcing(campaign: Campaign, rundir: RunDir) -> dict[str, Pa
             prepare_isimip_years(
                 source, gcm, ssp, years, float(campaign.resolution), target,
                 cache_dir=rundir.sub("forcing", "weights"), cluster=_cluster_spec(campaign),
+                client=client,
             )
             out[scenario_label(ssp, gcm)] = target
     return out

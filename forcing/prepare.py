@@ -256,7 +256,7 @@ def prepare_years(
     years = sorted(set(int(y) for y in years))
     cache = default_cache(out_dir, cache_dir)
     plans = {y: _year_plan(crujra_dir, y, target_res_deg, step) for y in years}
-    todo = [y for y in years if not is_complete(out_dir / met_filename(y), *plans[y][:2])]
+    todo = _todo(plans, out_dir)
     logger.info("forcing: %d of %d years to prepare", len(todo), len(years))
     if not todo:
         return [out_dir / met_filename(y) for y in years]
@@ -276,6 +276,21 @@ def prepare_years(
         with dask_client(cluster) as own:
             run_year_tasks(own, todo, _variable_task, task_args, out_dir, step, year_plans, SOURCE)
     return [out_dir / met_filename(y) for y in years]
+
+
+def _todo(plans: Mapping[int, tuple], out_dir: Path) -> list[int]:
+    return [y for y, plan in plans.items() if not is_complete(out_dir / met_filename(y), *plan[:2])]
+
+
+def years_to_prepare(
+    crujra_dir: Path, years: Iterable[int], target_res_deg: float, out_dir: Path,
+    step: Step = "daily",
+) -> list[int]:
+    """The years :func:`prepare_years` would (re)write: missing, or made from other inputs or
+    parameters. Lets a caller skip starting a cluster when everything is there."""
+    years = sorted(set(int(y) for y in years))
+    return _todo({y: _year_plan(crujra_dir, y, target_res_deg, step) for y in years},
+                 Path(out_dir))
 
 
 def _warm_weights_cache(tmp_file: Path, target_res_deg: float, cache: Path) -> None:
