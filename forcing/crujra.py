@@ -33,6 +33,7 @@ import numpy as np
 
 from callmip.ncfiles import classic_size_problem
 from forcing.checks import Locator, check_land_block
+from forcing.chunks import DirectChunks
 from forcing.conventions import (
     CRUJRA_SPECS,
     CRUJRA_VERSION,
@@ -99,6 +100,7 @@ class CrujraReader:
         self.cache_dir = cache_dir
         self._unpacked: Path | None = None
         self._ds: netCDF4.Dataset | None = None
+        self._direct: DirectChunks | None = None
 
     # --------------------------------------------------------------- open / header
     def __enter__(self) -> CrujraReader:
@@ -113,6 +115,9 @@ class CrujraReader:
         self.close()
 
     def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
         if self._ds is not None and self._ds.isopen():
             self._ds.close()
         self._ds = None
@@ -148,6 +153,8 @@ class CrujraReader:
         if ds.data_model.startswith("NETCDF4"):
             # each chunk is read exactly once, in order: a cache would only hold memory
             var.set_var_chunk_cache(size=4 * 1024 * 1024)
+            # deflated time-slab chunks: inflated by libdeflate, 3x faster than netCDF-C's zlib
+            self._direct = DirectChunks.open(nc_path, self.variable)
         self._var = var
         if var.dimensions != ("time", "lat", "lon"):
             raise self._error(f"dimensions {var.dimensions}, expected ('time', 'lat', 'lon')")
@@ -253,6 +260,8 @@ class CrujraReader:
     # --------------------------------------------------------------- data
     def _read(self, t0: int, t1: int) -> np.ndarray:
         try:
+            if self._direct is not None:
+                return self._direct.read(t0, t1)
             return np.asarray(self._var[t0:t1], dtype=np.float32)
         except (OSError, RuntimeError, IndexError, ValueError) as exc:
             raise self._error(
