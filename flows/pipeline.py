@@ -167,8 +167,9 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     The weather is one task per variable-year on a dask cluster. Land use and N deposition
     (one file per year since the transient starts, e.g. 156 in the demo) share no file with
     it, so they are one more task on the same cluster, started first: one worker prepares them
-    while the others prepare the weather, instead of after it. With every weather year already
-    prepared no cluster is started.
+    while the others prepare the weather, instead of after it, once the weather's inputs have
+    passed their pre-flight check (a bad input fails the stage before anything is written).
+    With every weather year already prepared no cluster is started.
     """
     from forcing.cluster import dask_client
     from forcing.prepare import prepare_years, years_to_prepare

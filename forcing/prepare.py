@@ -286,11 +286,17 @@ def years_to_prepare(
     crujra_dir: Path, years: Iterable[int], target_res_deg: float, out_dir: Path,
     step: Step = "daily",
 ) -> list[int]:
-    """The years :func:`prepare_years` would (re)write: missing, or made from other inputs or
-    parameters. Lets a caller skip starting a cluster when everything is there."""
+    """The years :func:`prepare_years` would (re)write (missing, or made from other inputs or
+    parameters), after the same pre-flight check of their inputs (header and first step of
+    every file; a :class:`ForcingError` names the first bad one). A caller starts other work
+    (a cluster, the drivers of change) only when the weather will not fail at its inputs'
+    headers, and none when everything is there."""
     years = sorted(set(int(y) for y in years))
-    return _todo({y: _year_plan(crujra_dir, y, target_res_deg, step) for y in years},
-                 Path(out_dir))
+    plans = {y: _year_plan(crujra_dir, y, target_res_deg, step) for y in years}
+    todo = _todo(plans, Path(out_dir))
+    for y in todo:
+        check_year_headers(plans[y][2], y)
+    return todo
 
 
 def _warm_weights_cache(tmp_file: Path, target_res_deg: float, cache: Path) -> None:
