@@ -282,8 +282,9 @@ def confront_all(
         if product.available:
             by_variable.setdefault(product.variable, []).append(product)
     plan = list(by_variable.items())
-    wanted = [[o for o in usable if _unusable_reason(o, variable) is None]
-              for variable, _ in plan]
+    # per variable, why each usable file cannot give it (None: it can)
+    reasons = [[(o, _unusable_reason(o, variable)) for o in usable] for variable, _ in plan]
+    wanted = [[o for o, reason in pairs if reason is None] for pairs in reasons]
     total = sum(field_nbytes(path, p.file_variable)
                 for _, products in plan for p in products for path in p.paths)
     total += sum(field_nbytes(o.monthly_path, variable)
@@ -303,12 +304,11 @@ def confront_all(
             return refs, fields
 
         upcoming = start_reading(0) if plan else None
-        for k, (variable, products) in enumerate(plan):
+        for k, (_, products) in enumerate(plan):
             # the next variable is read while this one is scored
             references, pending_fields = upcoming
             upcoming = start_reading(k + 1) if k + 1 < len(plan) else None
-            for output in usable:
-                reason = _unusable_reason(output, variable)
+            for output, reason in reasons[k]:
                 if reason is not None:
                     rows.extend(_skip_row(output.model, output.stage, p, scoring.name, reason)
                                 for p in products)
