@@ -6,6 +6,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,3 +146,47 @@ def test_solve_alone_stalls_on_a_two_year_cycle(climate, land_grid_factory):
         changes.append(float(np.sum((total_carbon(state) - total_carbon(cycle.end)) * area)))
     ratios = [b / a for a, b in pairwise(changes[5:])]
     assert all(0.5 < r < 0.97 for r in ratios), ratios
+
+
+def test_phase_judge_compares_the_same_forcing_year_one_cycle_apart(
+    climate, drift, land_grid_factory
+):
+    """CTSM's one-cycle judge (tests/celm/drift.py, judge="phase"): running year by year is the
+    same computation as whole cycles; from a cold start it reports the drift between the first
+    years of successive cycles over the cycle length, and fails; from the accelerated spin-up's
+    genuine cycle it passes every criterion with one more simulated year."""
+    g, grid = land_grid_factory(10.0)
+    p = kernel_params(defaults())
+    forcing = [climate.land_climate(g, 1901 + i) for i in range(2)]
+    daylen = cell_day_length(grid)
+    area = _land_area(grid, 10.0)
+    crit = SpinupCriteria()
+    state0 = cold_start(grid, p, forcing[0][:, 0].mean(axis=0, dtype=np.float64))
+    c1 = run_cycle(p, state0, forcing, daylen, 285.0)
+    c2 = run_cycle(p, c1.end, forcing, daylen, 285.0)
+    tables = []
+    last, years, passed, table = drift.cycle_until_equilibrium(
+        p, state0, forcing, daylen, 285.0, area, crit, consecutive=1, cap=3,
+        report=lambda k, y, cur, t, ok: tables.append(t), judge="phase",
+    )  # fmt: skip
+    assert years == 3 and not passed and len(tables) == 1
+    # the latest two years run: the second of cycle 1 and the first of cycle 2
+    np.testing.assert_array_equal(last.start, run_cycle(p, state0, forcing[:1], daylen, 285.0).end)
+    np.testing.assert_array_equal(last.annual, np.stack([c1.annual[1], c2.annual[0]]))
+    np.testing.assert_array_equal(last.end, run_cycle(p, c1.end, forcing[:1], daylen, 285.0).end)
+    expected = (drift.annual_state(0, c2.annual[:1], area, 2).totals["cTotal"]
+                - drift.annual_state(0, c1.annual[:1], area, 2).totals["cTotal"]) / 2  # fmt: skip
+    got = table.loc[(table["variable"] == "cTotal")
+                    & (table["criterion"] == "CTSM global drift"), "drift_per_year"].iloc[0]  # fmt: skip
+    assert got == pytest.approx(expected, rel=1e-12) and abs(got) > crit.ctsm_global_c_pgc_per_yr
+
+    cycle, log = accelerated_spinup(p, state0, forcing, daylen, 285.0, grid.land_weights)
+    assert log.converged
+    _, years, passed, table = drift.cycle_until_equilibrium(
+        p, cycle.end, forcing, daylen, 285.0, area, crit, consecutive=1, cap=4,
+        previous=cycle, judge="phase",
+    )  # fmt: skip
+    assert passed and years == 1, failed_criteria(table)
+    gating = table[table["gates"]]
+    assert set(gating["variable"]) >= {"cTotal", "cSoil", "cVeg", "gpp", "mrso"}
+    assert gating["passed"].all()
