@@ -167,8 +167,8 @@ _CONTEXTS: dict[tuple[str, str, str], Context] = {}
 def _context(campaign: Campaign, rundir: RunDir, forcing_dir: str) -> Context:
     key = (str(rundir.path), str(forcing_dir), campaign.model_dump_json())
     if key not in _CONTEXTS:
-        def on_change(key: str, state, job_id: str) -> None:
-            say(f"  job {job_id} {key}: {state}")
+        def on_change(task: str, state, job_id: str) -> None:
+            say(f"  job {job_id} {task}: {state}")
 
         _CONTEXTS[key] = Context.create(campaign, rundir, Path(forcing_dir),
                                         on_change=on_change)

@@ -172,13 +172,15 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     With every weather year already prepared no cluster is started.
     """
     from forcing.cluster import dask_client
-    from forcing.prepare import prepare_years, years_to_prepare
+    from forcing.prepare import plan_years, prepare_years
 
     years, res = forcing_years(campaign), float(campaign.resolution)
     source = crujra_source(campaign)
     out = rundir.sub("forcing", f"model_{campaign.resolution:g}deg")
     options = {"step": campaign.forcing.step, "cache_dir": rundir.sub("forcing", "weights")}
-    if not years_to_prepare(source, years, res, out, campaign.forcing.step):
+    plan = plan_years(source, years, res, out, campaign.forcing.step)  # pre-flight, once
+    options["plan"] = plan
+    if not plan.todo:
         prepare_years(source, years, res, out, **options)
         prepare_scenario_forcing(campaign, rundir)
         prepare_drivers_of_change(campaign, rundir)

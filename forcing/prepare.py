@@ -25,6 +25,7 @@ import logging
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,40 @@ def _variable_task(
     return str(path)
 
 
+@dataclass(frozen=True)
+class YearsPlan:
+    """The years to prepare and what each is made from, their inputs already pre-flighted.
+
+    Made by :func:`plan_years`; :func:`prepare_years` takes it so a caller that had to know
+    the years first (to start other work only when the weather's inputs are sound) does not
+    plan and check them a second time."""
+
+    crujra_dir: Path
+    years: tuple[int, ...]
+    target_res_deg: float
+    out_dir: Path
+    step: Step
+    #: year -> (model parameters, input fingerprint, input files)
+    plans: Mapping[int, tuple]
+    #: the years to (re)write: missing, or made from other inputs or parameters
+    todo: tuple[int, ...]
+
+
+def plan_years(
+    crujra_dir: Path, years: Iterable[int], target_res_deg: float, out_dir: Path,
+    step: Step = "daily",
+) -> YearsPlan:
+    """Plan the years and pre-flight the inputs of those to (re)write: header and first step
+    of every file (a :class:`ForcingError` names the first bad one)."""
+    years = sorted(set(int(y) for y in years))
+    plans = {y: _year_plan(crujra_dir, y, target_res_deg, step) for y in years}
+    todo = _todo(plans, Path(out_dir))
+    for y in todo:
+        check_year_headers(plans[y][2], y)
+    return YearsPlan(Path(crujra_dir), tuple(years), float(target_res_deg), Path(out_dir), step,
+                     plans, tuple(todo))
+
+
 def prepare_years(
     crujra_dir: Path,
     years: Iterable[int],
@@ -243,26 +278,30 @@ def prepare_years(
     cache_dir: Path | None = None,
     cluster: ClusterSpec | Mapping[str, Any] | None = None,
     client: Any = None,
+    plan: YearsPlan | None = None,
 ) -> list[Path]:
     """Prepare many years on a dask cluster: one task per variable-year, one assembly per year.
 
     ``cluster`` is a :class:`ClusterSpec` or profile mapping (default: a LocalCluster with one
     worker per core); pass ``client`` to use an existing ``distributed.Client`` instead. All
-    inputs' headers are checked before any work starts; the first failing task cancels the rest
-    and its :class:`ForcingError` is raised. Returns the ``met_<YYYY>.nc`` paths in year order.
+    inputs' headers are checked before any work starts (by :func:`plan_years`, or already in
+    the ``plan`` given for the same arguments); the first failing task cancels the rest and
+    its :class:`ForcingError` is raised. Returns the ``met_<YYYY>.nc`` paths in year order.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    years = sorted(set(int(y) for y in years))
+    wanted = (Path(crujra_dir), tuple(sorted(set(int(y) for y in years))),
+              float(target_res_deg), out_dir, step)
+    if plan is None or (plan.crujra_dir, plan.years, plan.target_res_deg, plan.out_dir,
+                        plan.step) != wanted:
+        plan = plan_years(crujra_dir, wanted[1], target_res_deg, out_dir, step)
+    years, plans, todo = plan.years, plan.plans, list(plan.todo)
     cache = default_cache(out_dir, cache_dir)
-    plans = {y: _year_plan(crujra_dir, y, target_res_deg, step) for y in years}
-    todo = _todo(plans, out_dir)
     logger.info("forcing: %d of %d years to prepare", len(todo), len(years))
     if not todo:
         return [out_dir / met_filename(y) for y in years]
-    for y in todo:  # pre-flight: header and first step of every input, one land mask
+    for y in todo:
         clean_year(out_dir, y)
-        check_year_headers(plans[y][2], y)
     _warm_weights_cache(plans[todo[0]][2]["tmp"], target_res_deg, cache)
 
     def task_args(year: int, variable: str) -> tuple:
@@ -280,23 +319,6 @@ def prepare_years(
 
 def _todo(plans: Mapping[int, tuple], out_dir: Path) -> list[int]:
     return [y for y, plan in plans.items() if not is_complete(out_dir / met_filename(y), *plan[:2])]
-
-
-def years_to_prepare(
-    crujra_dir: Path, years: Iterable[int], target_res_deg: float, out_dir: Path,
-    step: Step = "daily",
-) -> list[int]:
-    """The years :func:`prepare_years` would (re)write (missing, or made from other inputs or
-    parameters), after the same pre-flight check of their inputs (header and first step of
-    every file; a :class:`ForcingError` names the first bad one). A caller starts other work
-    (a cluster, the drivers of change) only when the weather will not fail at its inputs'
-    headers, and none when everything is there."""
-    years = sorted(set(int(y) for y in years))
-    plans = {y: _year_plan(crujra_dir, y, target_res_deg, step) for y in years}
-    todo = _todo(plans, Path(out_dir))
-    for y in todo:
-        check_year_headers(plans[y][2], y)
-    return todo
 
 
 def _warm_weights_cache(tmp_file: Path, target_res_deg: float, cache: Path) -> None:

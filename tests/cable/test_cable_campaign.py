@@ -1,8 +1,8 @@
 """The CABLE demo campaign through the CLI, on the local executor and on the real Slurm.
 
 The campaign is ``configs/demo-cable.yaml`` (real CABLE-POP built from source, a 2-degree box
-over Europe in 2 land chunks per run, prior and posterior, S3 and CO2-only, accelerated
-spin-up), shortened for CI: one-year spin-up cycles, a 2-year transient and 2004-2005 (the
+over Europe in 2 land chunks per run, prior and posterior, S3 with land use and CO2-only,
+accelerated spin-up), shortened for CI: one-year spin-up cycles, a 2-year transient and 2004-2005 (the
 FLUXCOM years), with a 2-member posterior ensemble on the local executor. Both campaigns read
 one set of synthetic CRU-JRA files (``forcing.source: crujra``).
 
@@ -142,6 +142,24 @@ def test_every_run_ran_in_two_chunks_and_was_merged(local_campaign):
         assert json.loads((run_dir / "runs" / run / "restart" / "chunks.json").read_text())
     # the rerun re-used every finished job: not one new submission
     assert ledger.submissions() == n_first
+
+
+def test_s3_ran_cable_with_land_use_and_co2only_held_it(local_campaign):
+    """S3 varies land use for CABLE (POPLUC ``init`` in its own transient, ``restart`` in the
+    historical runs); the spin-up and CO2-only hold the tiles (``static``)."""
+    run_dir, _ = local_campaign
+    types: dict[str, set[str]] = {}
+    for record in (run_dir / "runs").glob("*/restart/c*/luc.json"):
+        run = record.parents[2].name.removeprefix(f"{MODEL}_")
+        kind = "spinup" if "_spinup_" in run else run.split("_", 1)[1]
+        types.setdefault(kind, set()).add(json.loads(record.read_text())["run_type"])
+    assert types["spinup"] == {"static"}
+    assert types["transient_CO2LUCNdep"] == {"init"} and types["transient_CO2"] == {"static"}
+    s3 = {k: v for k, v in types.items() if k.endswith("S3")}
+    co2 = {k: v for k, v in types.items() if k.endswith("CO2only")}
+    assert s3 and all(v == {"restart"} for v in s3.values()), types
+    assert co2 and all(v == {"static"} for v in co2.values()), types
+    assert list((run_dir / "runs").glob(f"{MODEL}_prior_S3/c000/*_LUC_out.nc"))
 
 
 def test_spinup_used_cables_analytic_step_and_derived_total_carbon(local_campaign):

@@ -123,3 +123,31 @@ def test_scenario_years_on_local_cluster(isimip_dir: Path, tmp_path: Path, clien
     xr.testing.assert_identical(
         xr.open_dataset(path).drop_attrs(), xr.open_dataset(serial).drop_attrs()
     )
+
+
+@pytest.mark.slow  # starts a 2-worker LocalCluster (worker imports: ~10 s)
+def test_a_plan_is_preflighted_once(crujra_copy: Path, tmp_path: Path, client,
+                                    monkeypatch) -> None:
+    """plan_years checks the inputs of the years to write; prepare_years given that plan
+    does not check them again, and a plan for other arguments is not reused."""
+    import forcing.prepare as prepare
+
+    calls: list[int] = []
+    real = prepare.check_year_headers
+    monkeypatch.setattr(prepare, "check_year_headers",
+                        lambda files, year: (calls.append(year), real(files, year))[1])
+    plan = prepare.plan_years(crujra_copy, [1902], TARGET, tmp_path / "out")
+    assert plan.todo == (1902,) and calls == [1902]
+    (path,) = prepare.prepare_years(crujra_copy, [1902], TARGET, tmp_path / "out", client=client,
+                                    plan=plan)
+    check_model_ready(path)
+    assert calls == [1902]
+    other = prepare.plan_years(crujra_copy, [1902], TARGET, tmp_path / "other")
+    prepare.prepare_years(crujra_copy, [1902], TARGET, tmp_path / "out", plan=other)
+    assert calls == [1902, 1902]  # the other plan checked its own; here it is replanned (done)
+    # a bad input fails at the plan, before anything is written
+    with netCDF4.Dataset(crujra_path(crujra_copy, "tmax", 1901), "a") as ds:
+        ds.renameVariable("tmax", "tmax_renamed")
+    with pytest.raises(ForcingError, match="tmax"):
+        prepare.plan_years(crujra_copy, [1901], TARGET, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())

@@ -49,7 +49,7 @@ from callmip.drivers.base import (
     Term,
     VariableMap,
 )
-from callmip.drivers.cable_pop import inputs, namelists
+from callmip.drivers.cable_pop import inputs, landuse, namelists
 from callmip.drivers.cable_pop.build import build_cable, default_source
 from callmip.drivers.cable_pop.judge import JOB_FILE
 from callmip.drivers.cable_pop.merge import merge_chunks
@@ -145,11 +145,11 @@ class CablePopDriver(ModelDriver):
     capabilities: ClassVar[Capabilities] = Capabilities(
         accelerated_spinup="CASA-only analytic spin-up (icycle=12, spincasa) after each cycle",
         chunked=True,
-        drivers_of_change=("climate", "CO2", "Ndep"),
+        drivers_of_change=("climate", "CO2", "LUC", "Ndep"),
         ran_real_program=True,
-        note="builds and runs the CABLE-POP TRENDY branch with the campaign's N deposition "
-             "(its NDep file, CN cycle); land use (POPLUC, luc.nml) is not wired yet: it "
-             "ignores land-use change",
+        note="builds and runs the CABLE-POP TRENDY branch with the campaign's land use "
+             "(POPLUC: primary and secondary forest and grass tiles, luc.nml; net "
+             "transitions, no wood harvest) and N deposition (its NDep file, CN cycle)",
     )
 
     def __post_init__(self) -> None:
@@ -203,13 +203,16 @@ class CablePopDriver(ModelDriver):
         cells = domain.chunk_cells(self.chunks)
         grid = inputs.read_grid(forcing_dir, years[0])
         if self.gridinfo:
-            gridinfo = Path(self.gridinfo).resolve()
+            gridinfo = gridinfo_luc = Path(self.gridinfo).resolve()
         else:
             gridinfo = inputs.write_gridinfo(ws / "gridinfo.nc", domain, forcing_dir, years[0])
+            gridinfo_luc = inputs.write_gridinfo(ws / "gridinfo_luc.nc", domain, forcing_dir,
+                                                 years[0], land_use=True)
         state = {
             "executable": str(exe), "build_key": key, "build_seconds": round(seconds, 1),
             "source": str(self.source()), "tables": str(self.tables_dir()),
-            "gridinfo": str(gridinfo), "domain": domain.to_json(),
+            "gridinfo": str(gridinfo), "gridinfo_luc": str(gridinfo_luc),
+            "domain": domain.to_json(),
             "grid": {"lat": grid[0].tolist(), "lon": grid[1].tolist()},
             "chunks": [c.tolist() for c in cells],
         }
@@ -221,8 +224,8 @@ class CablePopDriver(ModelDriver):
 
     def _state(self, forcing_dir: Path) -> dict:
         path = self._workspace() / "setup.json"
-        if not path.is_file():
-            self.setup(forcing_dir)
+        if not path.is_file() or "gridinfo_luc" not in json.loads(path.read_text()):
+            self.setup(forcing_dir)  # none yet, or made before land use was wired
         state = json.loads(path.read_text())
         if len(state["chunks"]) != self.chunks:
             raise RenderError(f"{path}: the campaign's CABLE set-up has {len(state['chunks'])} "
@@ -260,6 +263,7 @@ class CablePopDriver(ModelDriver):
         stamp_doc = json.dumps({
             "params": params, "years": [dataclasses.astuple(y) for y in run.years],
             "forcing": str(run.forcing_dir), "ndep": str(run.ndep_dir), "domain": domain.key(),
+            "landuse": str(run.landuse_dir) if with_land_use(run) else None,
             "tables": state["tables"]}, sort_keys=True)
         stamp = shared / ".stamp"
         if stamp.is_file() and stamp.read_text() == stamp_doc:
@@ -275,6 +279,11 @@ class CablePopDriver(ModelDriver):
                           inputs.campaign_ndep(ndep) if ndep else inputs.preindustrial_ndep)
         inputs.link_met_years(shared / "met", met_store,
                               [(y.year, y.forcing_year) for y in run.years])
+        if with_land_use(run):
+            luc = shared / namelists.FILES["luc_dir"]
+            landuse.write_luc_files(luc, Path(run.landuse_dir),
+                                    [(y.year, int(y.landuse_year)) for y in run.years], domain)
+            landuse.write_prim_only(luc / Path(namelists.FILES["prim_only"]).name, domain)
         atomic.write_text(stamp, stamp_doc)
         return shared
 
@@ -308,12 +317,15 @@ class CablePopDriver(ModelDriver):
         for d in (cdir / "out", cdir / "dump", cdir / "inputs", restart):
             d.mkdir(parents=True, exist_ok=True)
         rin = self._restart_in(run, k, state)
+        luc = self._land_use_plan(run, rin)
         _link(cdir / "restart", os.path.relpath(restart, cdir))
         _link(cdir / "rin", os.path.relpath(rin, cdir) if rin else None)
         _link(cdir / "params", os.path.relpath(shared / "params", cdir))
         _link(cdir / "met", os.path.relpath(shared / "met", cdir))
         inputs.write_landmask(cdir / "inputs" / "landmask.nc", domain, cells)
-        _link(cdir / "inputs" / "gridinfo.nc", state["gridinfo"])
+        _link(cdir / "inputs" / "gridinfo.nc", state["gridinfo_luc" if luc else "gridinfo"])
+        _link(cdir / namelists.FILES["luc_dir"],
+              os.path.relpath(shared / namelists.FILES["luc_dir"], cdir) if luc else None)
         _link(cdir / "inputs" / "co2.txt", os.path.relpath(shared / "co2.txt", cdir / "inputs"))
         for old in (cdir / "inputs").glob("NDep_*.nc"):
             old.unlink()
@@ -323,10 +335,17 @@ class CablePopDriver(ModelDriver):
         analytic = run.spinup_mode == "analytic"
         settings = namelists.ChunkSettings(y0, y1, restart_in=rin is not None,
                                            dump_write=analytic, dt_hours=self.dt_hours)
-        self._write_namelists(cdir, settings, y0, y1)
         restart_inputs = [f"rin/{Path(r).name}" for r in CABLE_RESTARTS] if rin else []
-        steps = [{"dir": ".", "kind": "cable", "outputs": [namelists.FILES["out"]],
-                  "restarts": list(CABLE_RESTARTS), "restart_inputs": restart_inputs}]
+        main = {"dir": ".", "kind": "cable", "outputs": [namelists.FILES["out"]],
+                "restarts": list(CABLE_RESTARTS), "restart_inputs": restart_inputs}
+        steps = [main]
+        climate_file = namelists.FILES["luc_climate_in" if rin else "luc_climate_out"]
+        if luc:
+            steps = self._land_use_steps(cdir, settings, main, luc, rin is not None)
+            atomic.write_text(restart / landuse.LUC_RECORD, json.dumps(
+                {"run_type": luc, "dynamic": luc != "static",
+                 "landuse_year": int(run.years[-1].landuse_year)}) + "\n")
+        self._write_namelists(cdir, settings, y0, y1, luc, climate_file)
         if analytic:
             adir = cdir / "analytic"
             for d in (adir / "out", adir / "restart"):
@@ -334,9 +353,11 @@ class CablePopDriver(ModelDriver):
             for name in ("inputs", "params", "met", "dump"):
                 _link(adir / name, f"../{name}")
             _link(adir / "rin", "../restart")
+            _link(adir / namelists.FILES["luc_dir"], f"../{namelists.FILES['luc_dir']}"
+                  if luc else None)
             self._write_namelists(adir, dataclasses.replace(settings, restart_in=True,
                                                             analytic=True, dump_write=False),
-                                  y0, y1)
+                                  y0, y1, luc, namelists.FILES["luc_climate_in"])
             steps.append({"dir": "analytic", "kind": "CASA-only analytic spin-up",
                           "outputs": [], "restarts": list(ANALYTIC_RESTARTS),
                           "promote": "restart"})
@@ -346,12 +367,60 @@ class CablePopDriver(ModelDriver):
         atomic.write_text(cdir / JOB_FILE, json.dumps(job, indent=1) + "\n")
         return [sys.executable, "-m", "callmip.drivers.cable_pop.launch", str(cdir)]
 
+    def _land_use_plan(self, run: ModelRun, rin: Path | None) -> str | None:
+        """CABLE's ``POPLUC_RunType`` of this run, or None when it has no land use."""
+        if not with_land_use(run):
+            return None
+        previous = None
+        if rin is not None:
+            record = rin / landuse.LUC_RECORD
+            if not record.is_file():
+                raise RenderError(f"{record}: the restart this run starts from was written "
+                                  "without land use (CABLE's tiles differ); start the "
+                                  "campaign in a new run directory")
+            previous = json.loads(record.read_text())
+        return landuse.popluc_run_type([int(y.landuse_year) for y in run.years], previous)
+
+    def _land_use_steps(self, cdir: Path, settings: namelists.ChunkSettings, main: dict,
+                        run_type: str, warm: bool) -> list[dict]:
+        """The steps of a run with land use: the climate file goes on from restart to
+        restart; a cold start first runs CABLE without land use on one patch per cell, whose
+        climate restart gives each cell's biome (:mod:`.landuse`); a run that continues
+        changing land use reads POPLUC's restart, one that has it writes one."""
+        climate_out = namelists.FILES["luc_climate_out"]
+        if run_type != "static":
+            main["restarts"].append(namelists.FILES["luc_out"])
+        if warm:
+            main["restart_inputs"].append(namelists.FILES["luc_climate_in"])
+            if run_type == "restart":
+                main["restart_inputs"].append(namelists.FILES["luc_in"])
+            main["carry"] = [[namelists.FILES["luc_climate_in"], climate_out]]
+            return [main]
+        cdir_climate = cdir / "climate"
+        for d in (cdir_climate / "out", cdir_climate / "restart"):
+            d.mkdir(parents=True, exist_ok=True)
+        for name in ("inputs", "params", "met"):
+            _link(cdir_climate / name, f"../{name}")
+        self._write_namelists(cdir_climate, dataclasses.replace(settings, dump_write=False),
+                              settings.year_start, settings.year_end)
+        climate = {"dir": "climate", "kind": "climate (biomes for land use)", "outputs": [],
+                   "restarts": [namelists.FILES["climate_out"]],
+                   "carry": [[f"climate/{namelists.FILES['climate_out']}", climate_out]]}
+        return [climate, main]
+
     def _write_namelists(self, where: Path, settings: namelists.ChunkSettings, y0: int,
-                         y1: int) -> None:
-        atomic.write_text(where / "cable.nml", namelists.cable_nml(settings, self.cable_nml))
+                         y1: int, popluc: str | None = None,
+                         climate_file: str = namelists.FILES["luc_climate_in"]) -> None:
+        """The four namelists; ``popluc`` is the land-use run type (None: without)."""
+        overrides = dict(self.cable_nml)
+        if popluc:
+            overrides = {"cable_user%POPLUC": True, "cable_user%POPLUC_RunType": popluc,
+                         **overrides}
+        atomic.write_text(where / "cable.nml", namelists.cable_nml(settings, overrides))
         atomic.write_text(where / "cru.nml", namelists.cru_nml("met", self.dt_hours))
         atomic.write_text(where / "met_names.nml", namelists.met_names_nml())
-        atomic.write_text(where / "luc.nml", namelists.luc_nml(y0, y1))
+        atomic.write_text(where / "luc.nml", namelists.luc_nml(
+            y0, y1, climate_file, namelists.FILES["luc_dir"], namelists.FILES["prim_only"]))
 
     # ------------------------------------------------------------------ after the chunks
     def finish(self, run: ModelRun) -> None:
@@ -383,6 +452,11 @@ class CablePopDriver(ModelDriver):
     def preprocess(self, native: xr.Dataset) -> xr.Dataset:
         """Monthly records on the 15th of their month (noleap) with bounds."""
         return monthly_axis(native, self.time_stamp, source=f"{self.name} output")
+
+
+def with_land_use(run: ModelRun) -> bool:
+    """The run has land-use inputs for every year (POPLUC runs: see :mod:`.landuse`)."""
+    return run.landuse_dir is not None and all(y.landuse_year is not None for y in run.years)
 
 
 def _link(path: Path, target: str | None) -> None:

@@ -388,19 +388,34 @@ def forcing_climate(forcing_dir: Path, year: int, domain: Domain) -> tuple[np.nd
     return monthly, np.nansum(pr, axis=0) * 86400.0
 
 
-def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int) -> Path:
-    """A gridinfo file for the domain from the land mask and the documented defaults."""
+#: gridinfo patches when CABLE runs land use: it makes up to three tiles per cell itself
+LUC_PATCHES = 3
+
+
+def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int,
+                   land_use: bool = False) -> Path:
+    """A gridinfo file for the domain from the land mask and the documented defaults.
+
+    Without land use each land cell has a woody and a grass patch (:func:`vegetation`). With
+    land use (``cable_user%POPLUC``) CABLE sets its own tiles (primary and secondary forest,
+    grass; ``LUC_EXPT_SET_TILES``) over :data:`LUC_PATCHES` patches, and the climate run that
+    gives it each cell's biome must have exactly one patch per cell (CABLE reads that run's
+    per-patch biome as per-cell), so each cell gets its dominant type alone."""
     t_month, precip = forcing_climate(forcing_dir, year, domain)
     t_month = np.where(np.isfinite(t_month), t_month, 283.15)
     woody, grass, frac = vegetation(t_month.mean(axis=0), precip)
     ny, nx = domain.land.shape
     land = domain.land
-    iveg = np.zeros((2, ny, nx), "int32")
-    pfrac = np.zeros((2, ny, nx), "float32")
-    iveg[0] = np.where(land, np.where(frac > 0, woody, grass), 0)
-    pfrac[0] = np.where(land, np.where(frac > 0, frac, 1.0), 0)
-    iveg[1] = np.where(land & (frac > 0), grass, 0)
-    pfrac[1] = np.where(land & (frac > 0), 1.0 - frac, 0)
+    iveg = np.zeros((LUC_PATCHES if land_use else 2, ny, nx), "int32")
+    pfrac = np.zeros(iveg.shape, "float32")
+    if land_use:
+        iveg[0] = np.where(land, np.where(frac >= 0.5, woody, grass), 0)
+        pfrac[0] = np.where(land, 1.0, 0)
+    else:
+        iveg[0] = np.where(land, np.where(frac > 0, woody, grass), 0)
+        pfrac[0] = np.where(land, np.where(frac > 0, frac, 1.0), 0)
+        iveg[1] = np.where(land & (frac > 0), grass, 0)
+        pfrac[1] = np.where(land & (frac > 0), 1.0 - frac, 0)
     lat_r = np.deg2rad(domain.lat)
     dlat = np.deg2rad(abs(domain.lat[1] - domain.lat[0])) if ny > 1 else np.deg2rad(2.0)
     dlon = np.deg2rad(abs(domain.lon[1] - domain.lon[0])) if nx > 1 else np.deg2rad(2.0)
@@ -408,7 +423,7 @@ def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int) -> 
                 * (np.sin(lat_r + dlat / 2) - np.sin(lat_r - dlat / 2)))
     with atomic_path(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4_CLASSIC") as ds:
         _grid_dims(ds, domain)
-        ds.createDimension("patch", 2)
+        ds.createDimension("patch", iveg.shape[0])
         ds.createDimension("soil", SOIL_LAYERS)
         ds.createDimension("time", 12)
         ds.createDimension("rad", 3)

@@ -6,7 +6,9 @@ cannot be trusted (see :mod:`callmip.drivers.cable_pop.judge`). The driver write
 runs CABLE in its directory with stdout/stderr kept in ``cable_stdout.txt``/``cable_stderr.txt``,
 then is judged. An accelerated spin-up cycle has two steps, as in TRENDY's run sequence: the
 normal cycle writing CASA's daily forcing (``dump/``), then CASA-only analytic spin-up
-(``analytic/``) reading it; on success its restarts replace the cycle's.
+(``analytic/``) reading it; on success its restarts replace the cycle's. A cold start with land
+use first runs a climate step (``climate/``) whose climate restart gives CABLE each cell's
+biome (see :mod:`.landuse`); a step's ``carry`` pairs are files copied on once it succeeded.
 
 Exit status: 0 only when every step was judged complete; 3 when CABLE failed (the problems
 are printed, each naming the file and what is wrong, with the tails of CABLE's output); 2 for
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +71,13 @@ def _run_step(chunk_dir: Path, step: dict, job: dict) -> Verdict:
     return verdict
 
 
+def _copy(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` under a temporary name, then rename (never half a file)."""
+    tmp = dst.with_name(f".{dst.name}.part")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
 def run_job(chunk_dir: Path) -> int:
     """Run every step of the chunk's job; 0 if all were judged complete (see module doc)."""
     try:
@@ -89,6 +99,8 @@ def run_job(chunk_dir: Path) -> int:
             src, dst = chunk_dir / step["dir"] / promote, chunk_dir / "restart"
             for f in sorted(src.iterdir()):
                 os.replace(f, dst / f.name)
+        for src, dst in step.get("carry", []):  # e.g. the land-use climate file, run to run
+            _copy(chunk_dir / src, chunk_dir / dst)
     print(f"CABLE chunk {chunk_dir.name}: {job['n_land']} land cells, {job['n_months']} months: "
           "complete", flush=True)
     return 0

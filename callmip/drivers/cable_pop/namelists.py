@@ -120,6 +120,11 @@ FILES = {
     "climate_in": "rin/cru_climate_rst.nc",
     "luc_out": "restart/cru_LUC_rst.nc",
     "luc_in": "rin/cru_LUC_rst.nc",
+    # the climate restart of a run without land use: each cell's biome (see .landuse)
+    "luc_climate_out": "restart/luc_climate_rst.nc",
+    "luc_climate_in": "rin/luc_climate_rst.nc",
+    "luc_dir": "luc",
+    "prim_only": "luc/prim_only.nc",
     "landmask": "inputs/landmask.nc",
     "gridinfo": "inputs/gridinfo.nc",
     "veg": "params/def_veg_params.txt",
@@ -246,16 +251,16 @@ def met_names_nml() -> str:
     return namelist("MetNames", values)
 
 
-def luc_nml(year_start: int, year_end: int, transition_dir: str = "luc",
-            climate_file: str = FILES["climate_in"]) -> str:
-    """``luc.nml`` (read only with ``cable_user%POPLUC``): where land-use transitions would
-    come from. Written for every run so land-use change can be switched on by providing the
-    transition files (issue: land use reaching the models)."""
+def luc_nml(year_start: int, year_end: int, climate_file: str = FILES["climate_in"],
+            transition_dir: str = "luc", prim_only_file: str = "none") -> str:
+    """``luc.nml`` (read only with ``cable_user%POPLUC``): the directory of the 23 land-use
+    files (:mod:`.landuse`), the climate restart that gives each cell's biome, and the
+    primary-only mask. Written for every run, so a run without land use has one too."""
     return namelist("lucnml", {
         "TransitionFilePath": transition_dir,
         "ClimateFile": climate_file,
         "DirectRead": False,
         "YearStart": year_start,
         "YearEnd": year_end,
-        "PrimOnlyFile": "none",
+        "PrimOnlyFile": prim_only_file,
     })
