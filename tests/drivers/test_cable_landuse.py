@@ -183,3 +183,18 @@ def test_a_run_without_land_use_has_no_popluc_and_cannot_continue_one(prepared, 
     driver, warm = _driver_run(prepared, tmp_path / "c", True, run.work_dir / "restart")
     with pytest.raises(Exception, match="without land use"):
         driver.prepare(warm)
+
+
+def test_a_gridinfo_without_room_for_cables_tiles_is_refused(prepared, tmp_path):
+    """With land use CABLE writes three tiles per cell into the gridinfo's patches (past the
+    array's end, unchecked, if there are fewer): a group's own gridinfo of 2 patches is
+    refused before CABLE runs, naming the file."""
+    driver, run = _driver_run(prepared, tmp_path / "d", False)
+    driver.prepare(run)  # writes the generated gridinfos
+    two_patches = tmp_path / "ws" / "gridinfo.nc"
+    driver, run = _driver_run(prepared, tmp_path / "e", True)
+    driver.gridinfo = str(two_patches)
+    (tmp_path / "ws" / "setup.json").unlink()
+    with pytest.raises(inputs.CableInputError, match=r"gridinfo\.nc: 2 patch\(es\)"):
+        driver.prepare(run)
+    assert inputs.check_land_use_gridinfo(tmp_path / "ws" / "gridinfo_luc.nc")

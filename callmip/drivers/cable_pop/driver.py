@@ -318,6 +318,8 @@ class CablePopDriver(ModelDriver):
             d.mkdir(parents=True, exist_ok=True)
         rin = self._restart_in(run, k, state)
         luc = self._land_use_plan(run, rin)
+        if luc:
+            inputs.check_land_use_gridinfo(Path(state["gridinfo_luc"]))
         _link(cdir / "restart", os.path.relpath(restart, cdir))
         _link(cdir / "rin", os.path.relpath(rin, cdir) if rin else None)
         _link(cdir / "params", os.path.relpath(shared / "params", cdir))

@@ -392,6 +392,31 @@ def forcing_climate(forcing_dir: Path, year: int, domain: Domain) -> tuple[np.nd
 LUC_PATCHES = 3
 
 
+def check_land_use_gridinfo(path: Path) -> Path:
+    """A gridinfo CABLE can run land use on: at least :data:`LUC_PATCHES` patches (it writes
+    three tiles per cell there, and past the array's end without a bounds check) and one
+    vegetated patch per cell (its climate step must have one record per cell)."""
+    try:
+        with netCDF4.Dataset(path) as ds:
+            patches = ds.dimensions["patch"].size if "patch" in ds.dimensions else 1
+            iveg = np.asarray(ds["iveg"][:].filled(0)) if "iveg" in ds.variables else None
+    except OSError as exc:
+        raise CableInputError(f"{path}: not a readable gridinfo ({exc})") from exc
+    if iveg is None:
+        raise CableInputError(f"{path}: variable 'iveg' is missing")
+    if patches < LUC_PATCHES:
+        raise CableInputError(
+            f"{path}: {patches} patch(es); CABLE's land use (POPLUC) makes {LUC_PATCHES} tiles "
+            f"per cell, so the gridinfo needs a 'patch' dimension of {LUC_PATCHES} with one "
+            "vegetated patch per cell (or leave options.gridinfo unset to have one generated)")
+    per_cell = np.count_nonzero(iveg.reshape(patches, -1) > 0, axis=0)
+    if (per_cell > 1).any():
+        raise CableInputError(
+            f"{path}: {int((per_cell > 1).sum())} cells have more than one vegetated patch "
+            "('iveg'); with land use CABLE needs one per cell (it sets the tiles itself)")
+    return path
+
+
 def write_gridinfo(path: Path, domain: Domain, forcing_dir: Path, year: int,
                    land_use: bool = False) -> Path:
     """A gridinfo file for the domain from the land mask and the documented defaults.
