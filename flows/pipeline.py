@@ -172,16 +172,15 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
     With every weather year already prepared no cluster is started.
     """
     from forcing.cluster import dask_client
-    from forcing.prepare import plan_years, prepare_years
+    from forcing.prepare import plan_years, prepare_planned
 
     years, res = forcing_years(campaign), float(campaign.resolution)
     source = crujra_source(campaign)
     out = rundir.sub("forcing", f"model_{campaign.resolution:g}deg")
-    options = {"step": campaign.forcing.step, "cache_dir": rundir.sub("forcing", "weights")}
+    weights = rundir.sub("forcing", "weights")
     plan = plan_years(source, years, res, out, campaign.forcing.step)  # pre-flight, once
-    options["plan"] = plan
     if not plan.todo:
-        prepare_years(source, years, res, out, **options)
+        prepare_planned(plan, weights)
         prepare_scenario_forcing(campaign, rundir)
         prepare_drivers_of_change(campaign, rundir)
         return out
@@ -189,7 +188,7 @@ def prepare_forcing(campaign: Campaign, rundir: RunDir) -> Path:
         change = client.submit(prepare_drivers_of_change, campaign, rundir, pure=False,
                                key=f"drivers-of-change-{uuid.uuid4().hex[:8]}",
                                priority=10**6)
-        prepare_years(source, years, res, out, client=client, **options)
+        prepare_planned(plan, weights, client=client)
         prepare_scenario_forcing(campaign, rundir, client=client)
         change.result()  # its ForcingError, if any, is raised here
     return out

@@ -239,9 +239,9 @@ def _variable_task(
 class YearsPlan:
     """The years to prepare and what each is made from, their inputs already pre-flighted.
 
-    Made by :func:`plan_years`; :func:`prepare_years` takes it so a caller that had to know
-    the years first (to start other work only when the weather's inputs are sound) does not
-    plan and check them a second time."""
+    Made by :func:`plan_years` and carried out by :func:`prepare_planned`, so a caller that
+    had to know the years first (to start other work only when the weather's inputs are sound)
+    does not plan and check them a second time."""
 
     crujra_dir: Path
     years: tuple[int, ...]
@@ -278,23 +278,29 @@ def prepare_years(
     cache_dir: Path | None = None,
     cluster: ClusterSpec | Mapping[str, Any] | None = None,
     client: Any = None,
-    plan: YearsPlan | None = None,
 ) -> list[Path]:
     """Prepare many years on a dask cluster: one task per variable-year, one assembly per year.
 
     ``cluster`` is a :class:`ClusterSpec` or profile mapping (default: a LocalCluster with one
     worker per core); pass ``client`` to use an existing ``distributed.Client`` instead. All
-    inputs' headers are checked before any work starts (by :func:`plan_years`, or already in
-    the ``plan`` given for the same arguments); the first failing task cancels the rest and
-    its :class:`ForcingError` is raised. Returns the ``met_<YYYY>.nc`` paths in year order.
+    inputs' headers are checked before any work starts (:func:`plan_years`); the first failing
+    task cancels the rest and its :class:`ForcingError` is raised. Returns the
+    ``met_<YYYY>.nc`` paths in year order.
     """
-    out_dir = Path(out_dir)
+    plan = plan_years(crujra_dir, years, target_res_deg, out_dir, step)
+    return prepare_planned(plan, cache_dir, cluster, client)
+
+
+def prepare_planned(
+    plan: YearsPlan,
+    cache_dir: Path | None = None,
+    cluster: ClusterSpec | Mapping[str, Any] | None = None,
+    client: Any = None,
+) -> list[Path]:
+    """:func:`prepare_years` of a plan already made (its inputs already checked)."""
+    crujra_dir, target_res_deg, out_dir, step = (plan.crujra_dir, plan.target_res_deg,
+                                                 plan.out_dir, plan.step)
     out_dir.mkdir(parents=True, exist_ok=True)
-    wanted = (Path(crujra_dir), tuple(sorted(set(int(y) for y in years))),
-              float(target_res_deg), out_dir, step)
-    if plan is None or (plan.crujra_dir, plan.years, plan.target_res_deg, plan.out_dir,
-                        plan.step) != wanted:
-        plan = plan_years(crujra_dir, wanted[1], target_res_deg, out_dir, step)
     years, plans, todo = plan.years, plan.plans, list(plan.todo)
     cache = default_cache(out_dir, cache_dir)
     logger.info("forcing: %d of %d years to prepare", len(todo), len(years))

@@ -128,8 +128,8 @@ def test_scenario_years_on_local_cluster(isimip_dir: Path, tmp_path: Path, clien
 @pytest.mark.slow  # starts a 2-worker LocalCluster (worker imports: ~10 s)
 def test_a_plan_is_preflighted_once(crujra_copy: Path, tmp_path: Path, client,
                                     monkeypatch) -> None:
-    """plan_years checks the inputs of the years to write; prepare_years given that plan
-    does not check them again, and a plan for other arguments is not reused."""
+    """plan_years checks the inputs of the years to write; prepare_planned carries the plan
+    out without checking them again; prepare_years of years already complete checks none."""
     import forcing.prepare as prepare
 
     calls: list[int] = []
@@ -138,13 +138,11 @@ def test_a_plan_is_preflighted_once(crujra_copy: Path, tmp_path: Path, client,
                         lambda files, year: (calls.append(year), real(files, year))[1])
     plan = prepare.plan_years(crujra_copy, [1902], TARGET, tmp_path / "out")
     assert plan.todo == (1902,) and calls == [1902]
-    (path,) = prepare.prepare_years(crujra_copy, [1902], TARGET, tmp_path / "out", client=client,
-                                    plan=plan)
+    (path,) = prepare.prepare_planned(plan, client=client)
     check_model_ready(path)
     assert calls == [1902]
-    other = prepare.plan_years(crujra_copy, [1902], TARGET, tmp_path / "other")
-    prepare.prepare_years(crujra_copy, [1902], TARGET, tmp_path / "out", plan=other)
-    assert calls == [1902, 1902]  # the other plan checked its own; here it is replanned (done)
+    assert prepare.prepare_years(crujra_copy, [1902], TARGET, tmp_path / "out") == [path]
+    assert calls == [1902]  # complete: nothing to check
     # a bad input fails at the plan, before anything is written
     with netCDF4.Dataset(crujra_path(crujra_copy, "tmax", 1901), "a") as ds:
         ds.renameVariable("tmax", "tmax_renamed")
