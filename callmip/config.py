@@ -196,7 +196,20 @@ class SpinupConfig(_Strict):
         "cycle after it changed the cycle-mean total carbon by more than this fraction",
     )
     max_cycles: int = Field(200, ge=1, le=100000, description="fail after this many cycles")
-    consecutive: int = Field(2, ge=1, le=100, description="criteria must pass N cycles in a row")
+    consecutive: int = Field(
+        2, ge=1, le=100,
+        description="the criteria must pass N times in a row (judge cycle: N cycles; judge phase: "
+        "N checks, each after its own cycle)",
+    )
+    judge: Literal["cycle", "phase"] = Field(
+        "cycle",
+        description="cycle: compare the means of two consecutive cycles (drift = difference / "
+        "cycle length); phase: after a cycle, run its first year once more (a one-year check "
+        "job whose restart is discarded) and compare it with that cycle's first year, one cycle "
+        "apart, as CTSM's SpinupStability does. Both years see the same forcing, so the "
+        "difference is the model's own drift, and judging costs one year instead of a cycle "
+        "(on TRENDY's 20-year cycle, 1 year instead of 20 per judgement)",
+    )
     on_max_cycles: Literal["fail", "continue"] = Field(
         "fail",
         description="fail: stop the campaign when max_cycles pass without equilibrium; "

@@ -105,7 +105,7 @@ def campaign_run(tmp_path_factory, campaign_cli):
     2 degrees, CELM-A prior + posterior (2 posterior ensemble members: files with _post_unc),
     S2, S3 and CO2only 2004-2005 after a transient from 1995 (land use and CO2 held at 1994
     levels in spin-up, on a 2-year cycle that must pass every criterion twice in a row within
-    4 cycles), synthetic weather warming by 1 K per century, and the ESMValTool stage when
+    4 cycles, judged by the phase judge's one-year checks), synthetic weather warming by 1 K per century, and the ESMValTool stage when
     ESMValCore is installed. Run twice (the second run must reuse everything). Returns
     ``(run_dir, first, second, n_jobs)``.
     """
@@ -118,7 +118,7 @@ def campaign_run(tmp_path_factory, campaign_cli):
         forcing={"seed": 3, "trend_k_per_century": 1.0},
         periods={"spinup_cycle": [1901, 1902], "transient_start": 1995,
                  "historical": [2004, 2005]},
-        spinup={"mode": "accelerated", "max_cycles": 4, "consecutive": 2,
+        spinup={"mode": "accelerated", "max_cycles": 4, "consecutive": 2, "judge": "phase",
                 "on_max_cycles": "fail"},
         models=[{**CELM_A, "ensemble_members": 2}],
         references={"variables": ["hfls", "hfss"]},

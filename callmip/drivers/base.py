@@ -92,7 +92,11 @@ class Capabilities:
     and simulations differing only in ignored drivers share their transient runs.
     ``accelerated_spinup``: how the model accelerates its own spin-up (None: it cannot, and a
     campaign asking for ``spinup.mode: accelerated`` cycles it plainly, saying so in the log
-    and the manifest). ``chunked``: a run may be split into land chunks, one job each, which
+    and the manifest). ``accelerated_ends_with_cycle``: the accelerated job's outputs are a
+    normal cycle run from the state it found, ending at the restart it writes (CELM); False
+    when it ends with a solve after its outputs (CABLE's CASA-only step), so its outputs cannot
+    be compared with a run from its restart and the drift criteria wait for a normal cycle.
+    ``chunked``: a run may be split into land chunks, one job each, which
     the driver merges (:meth:`ModelDriver.finish`). ``ran_real_program``: False for drivers
     whose rendering and mapping were only tested against documented formats, never with the
     model itself (``callmip validate`` and the docs say so). ``note``: one line for the user
@@ -101,6 +105,7 @@ class Capabilities:
 
     drivers_of_change: tuple[str, ...] = ("climate", "CO2")
     accelerated_spinup: str | None = None
+    accelerated_ends_with_cycle: bool = False
     chunked: bool = False
     ran_real_program: bool = True
     note: str = ""

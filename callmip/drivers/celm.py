@@ -77,6 +77,7 @@ class CelmDriver(ModelDriver):
         drivers_of_change=("climate", "CO2", "LUC"),
         accelerated_spinup="Anderson-accelerated periodic steady state (cycle + semi-analytic "
                            "solve of every pool, as CLM's SASU, as the fixed-point map)",
+        accelerated_ends_with_cycle=True,  # celm.steadystate runs the cycle once from the state
         note="the embedded model, run as its own process; it has no nitrogen cycle: it ignores "
              "N deposition (land use: crop + pasture replace natural vegetation in a managed "
              "tile, see celm/landuse.py)",

@@ -2,7 +2,8 @@
 
 After each forcing cycle the model's outputs (mapped to CMIP names by its driver: cTotal, cSoil,
 cVeg in kg m-2, gpp in kgC m-2 s-1, mrso in kg m-2) are reduced to global totals and per-cell
-values averaged over the cycle. Comparing cycle k with cycle k-1 gives drifts per year, tested
+values averaged over the cycle. Comparing cycle k with cycle k-1 gives drifts per year (or,
+with ``spinup.judge: phase``, a cycle's first year with the same year one cycle later), tested
 against (all thresholds configurable in the campaign):
 
 * CTSM SpinupStability: |drift| of global total ecosystem, soil and vegetation C and of GPP below
@@ -29,6 +30,11 @@ from callmip.constants import SECONDS_PER_YEAR
 from regrid import Grid
 
 KG_TO_PG = 1e-12
+#: what each ``spinup.judge`` compares (the drift table's ``compared`` column)
+JUDGES = {
+    "cycle": "consecutive cycle means",
+    "phase": "first year, one cycle apart",
+}
 #: what a driver's mapping gives the diagnostics (cTotal only where the model writes a total)
 SPINUP_VARIABLES = ("cTotal", "cVeg", "cLitter", "cSoil", "gpp", "mrso")
 
@@ -89,9 +95,14 @@ UNITS = {"cTotal": "PgC", "cSoil": "PgC", "cVeg": "PgC", "gpp": "PgC/yr", "mrso"
 
 
 def evaluate(
-    current: CycleState, previous: CycleState | None, crit: SpinupCriteria
+    current: CycleState, previous: CycleState | None, crit: SpinupCriteria,
+    years_apart: int | None = None,
 ) -> pd.DataFrame:
-    """One row per (variable, criterion) for this cycle: value, drift, threshold, passed."""
+    """One row per (variable, criterion) for this cycle: value, drift, threshold, passed.
+
+    Drifts are the change from ``previous`` divided by ``years_apart``: by default the
+    cycle's length (consecutive cycle means are one cycle apart); the phase judge compares
+    single years one cycle apart, so it gives the cycle's length explicitly."""
     rows = []
 
     def add(variable: str, criterion: str, drift: float, threshold: float | None,
@@ -110,7 +121,7 @@ def evaluate(
             "gates": gates,
         })
 
-    ny = current.n_years
+    ny = current.n_years if years_apart is None else years_apart
 
     def drift_of(var: str) -> float:
         if previous is None:

@@ -5,12 +5,23 @@ every member that has not yet met the criteria, so the scheduler's slots stay bu
 ``mode: accelerated`` the first job is the model's own accelerated spin-up (the driver's
 ``spinup_mode='analytic'``, as CLM's SASU or ORCHIDEE's analytic spin-up; CELM iterates cycles,
 semi-analytic solves and Anderson acceleration in one process, then runs the cycle once from
-the state it found). Then normal cycles run until the criteria hold for ``consecutive`` cycles.
-If the first normal cycle after an accelerated job still moves the cycle-mean total carbon by
-more than ``analytic_rtol`` (relative), the next job is accelerated again (at most
-``analytic_cycles`` accelerated jobs). Drift is evaluated after every cycle, accelerated ones
-included, but an accelerated cycle never counts as passing: a model may end it with a solve,
-so its comparison with the cycle before it says nothing about the model's own drift.
+the state it found). Then the judge (``spinup.judge``) decides, ``consecutive`` times in a row:
+
+* ``cycle``: normal cycles run, each compared with the one before (cycle means). A comparison
+  counts only between two runs of the model, each starting where the other ended: never an
+  accelerated cycle (a model may find its state by a solve), nor the first normal cycle after
+  an accelerated job whose outputs precede its solve (CABLE's).
+* ``phase`` (CTSM's SpinupStability): after a cycle whose outputs run into its restart (a
+  normal one, or CELM's accelerated job, which ends with a normal cycle), a one-year check job
+  runs the cycle's first year again from its restart and is compared with that cycle's first
+  year: the same forcing one cycle apart, so the difference is the model's own drift. The
+  check's restart is discarded: the transient starts at the end of the checked cycle. On a
+  20-year cycle this judges with 1 year instead of 20 or 40.
+
+If the first comparison after an accelerated job still moves total carbon by more than
+``analytic_rtol`` (relative), the next job is accelerated again (at most ``analytic_cycles``
+accelerated jobs). Every cycle's drift against the one before is recorded in the table,
+accelerated ones included, with what it compared.
 
 The loop is resumable: cycles the job ledger records as completed are not rerun; their
 diagnostics are recomputed from their outputs, so a killed spin-up continues from the last
@@ -32,6 +43,7 @@ from callmip.conform.conform import native_to_callmip
 from flows.runs.execute import Context, RunRequest, RunResult, execute
 from flows.runs.matrix import Member, spinup_years
 from flows.spinup.diagnostics import (
+    JUDGES,
     SPINUP_VARIABLES,
     CycleState,
     cycle_passes,
@@ -64,6 +76,8 @@ class SpinupResult:
     method: str = ""
     #: how total ecosystem carbon was obtained from the model's output
     total_carbon: str = ""
+    #: phase judge: one-year check jobs run (their restarts are discarded)
+    checks: int = 0
 
 
 @dataclass
@@ -81,6 +95,7 @@ class SpinupOutcome:
         """Per member, what the manifest records."""
         return {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
                         "equilibrium": s.equilibrium, "failing_criteria": s.failing,
+                        "checks": s.checks,
                         "method": s.method, "total_carbon": s.total_carbon,
                         "restart": str(s.restart)} for label, s in self.spun.items()}
 
@@ -88,9 +103,14 @@ class SpinupOutcome:
         """Per member, one line for the report: equilibrium (or not), method, total carbon."""
         return {
             f"spin-up {label}": (
-                f"equilibrium after {s.cycles} cycles ({s.simulated_years} simulated years)"
+                f"equilibrium after {_count(s.cycles, 'cycle')}"
+                + (f" and {_count(s.checks, 'one-year check')}" if s.checks else "")
+                + f" ({s.simulated_years} simulated years in jobs"
+                + ("; not counting the accelerated job's own iterations)"
+                   if s.method.startswith("accelerated") else ")")
                 if s.equilibrium
-                else f"NOT in equilibrium after {s.cycles} cycles: " + "; ".join(s.failing)
+                else f"NOT in equilibrium after {_count(s.cycles, 'cycle')}: "
+                + "; ".join(s.failing)
             ) + f"; {s.method}; total carbon = {s.total_carbon}"
             for label, s in self.spun.items()
         }
@@ -100,16 +120,29 @@ class SpinupOutcome:
         return {r.run_id: r for s in self.spun.values() for r in s.results}
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class _MemberState:
     member: Member
-    cycle: int = 0
-    restart: Path | None = None
+    cycle: int = 0  # cycle jobs run (normal or accelerated)
+    restart: Path | None = None  # the last cycle job's restart: where the transient starts
     previous: CycleState | None = None
+    #: phase judge: the first year of the last cycle, awaiting the check run from its restart
+    first_year: CycleState | None = None
     history: list[bool] = field(default_factory=list)
+    checks: int = 0  # phase judge: one-year check jobs run
     solves: int = 0  # accelerated jobs run
     solve_next: bool = True  # accelerated mode: the next job is an accelerated one
-    last_solved: bool = False  # the last job was an accelerated one
+    last_solved: bool = False  # the last cycle job was an accelerated one
+    #: the driver's accelerated job writes a normal cycle ending at its restart
+    #: (:attr:`Capabilities.accelerated_ends_with_cycle`)
+    ends_with_cycle: bool = True
+    #: the last cycle job's outputs run into its restart, so a run from that restart may be
+    #: compared with them
+    continuous: bool = True
     tables: list[pd.DataFrame] = field(default_factory=list)
     results: list[RunResult] = field(default_factory=list)
     done: bool = False
@@ -117,41 +150,95 @@ class _MemberState:
     accelerated: bool = False
     method: str = ""
     total_carbon: str = ""
+    cycle_years: int = 0
 
     def next_job_accelerated(self, analytic_cycles: int) -> bool:
         """Whether the member's next job is the model's accelerated spin-up: accelerated mode,
         a solve is wanted, and fewer than ``analytic_cycles`` have run."""
         return self.accelerated and self.solve_next and self.solves < analytic_cycles
 
-    def advance(self, state: CycleState, table: pd.DataFrame, accelerated_job: bool,
-                restart: Path, cfg: SpinupConfig) -> str | None:
-        """Record one finished cycle and apply the stop rules.
+    @property
+    def awaiting_check(self) -> bool:
+        """Phase judge: the next job is the one-year check of the last cycle."""
+        return self.first_year is not None
 
-        An accelerated cycle never counts as passing; after the first normal cycle that follows
-        one, :func:`solve_again` decides whether another is worth it. The member is done when
-        the last ``consecutive`` cycles passed, or when ``max_cycles`` ran out: then the
-        message naming the failing criteria is returned (the caller fails or continues, per
-        ``on_max_cycles``)."""
-        self.history.append(cycle_passes(table) and not accelerated_job)
+    def advance(self, state: CycleState, table: pd.DataFrame, accelerated_job: bool,
+                restart: Path, cfg: SpinupConfig,
+                first_year: CycleState | None = None) -> str | None:
+        """Record one finished cycle job and, for the cycle judge, apply the stop rules.
+
+        Cycle judge: a cycle passes only when it compares two runs of the model, each from
+        the other's end: never an accelerated cycle (a model may find its state by a solve),
+        and not the first normal cycle after an accelerated job whose outputs precede its solve
+        (``ends_with_cycle`` False). After the first normal cycle that follows a solve,
+        :func:`solve_again` decides whether another is worth it.
+
+        Phase judge: a cycle whose outputs run into its restart keeps its first year
+        (``first_year``) for the check that follows; the check decides
+        (:meth:`advance_check`). A cycle that cannot be checked (an accelerated job ending with
+        a solve) is followed by a normal cycle.
+
+        Returns the message naming the failing criteria when ``max_cycles`` ran out without
+        equilibrium (the caller fails or continues, per ``on_max_cycles``), else None."""
+        compared = self.continuous and not accelerated_job
+        self.continuous = self.ends_with_cycle or not accelerated_job
         if accelerated_job:
             self.solves += 1
             self.solve_next = False
         elif self.last_solved and self.previous is not None:
             self.solve_next = solve_again(self.previous, state, cfg.analytic_rtol)
-        self.last_solved = accelerated_job
         self.previous, self.restart = state, restart
         self.cycle += 1
+        if cfg.judge == "phase":
+            if self.continuous:
+                if first_year is None:
+                    raise ValueError("the phase judge needs the cycle's first year")
+                self.first_year = first_year
+                self.last_solved = accelerated_job  # the check decides whether to solve again
+                return None
+            self.last_solved = accelerated_job
+            return self._out_of_cycles(table, cfg)
+        self.last_solved = accelerated_job
+        self.history.append(cycle_passes(table) and compared)
+        return self._stop(table, cfg)
+
+    def advance_check(self, state: CycleState, table: pd.DataFrame,
+                      cfg: SpinupConfig) -> str | None:
+        """Record the phase judge's check of the last cycle (``table`` compares its year with
+        the cycle's first year) and apply the stop rules; the member's restart stays the
+        cycle's. After an accelerated cycle the same comparison decides whether to solve
+        again."""
+        if self.first_year is None:
+            raise ValueError("no cycle awaits a check")
+        self.checks += 1
+        if self.last_solved:
+            self.solve_next = solve_again(self.first_year, state, cfg.analytic_rtol)
+            self.last_solved = False
+        self.first_year = None
+        self.history.append(cycle_passes(table))
+        return self._stop(table, cfg)
+
+    def _stop(self, table: pd.DataFrame, cfg: SpinupConfig) -> str | None:
         if should_stop(self.history, cfg.consecutive):
             self.done = True
             return None
-        if self.cycle >= cfg.max_cycles:
-            self.failing = failed_criteria(table)
-            self.done = True
-            return (
-                f"spin-up of {self.member.label} did not reach equilibrium in {cfg.max_cycles} "
-                "cycles; failing criteria in the last cycle:\n  " + "\n  ".join(self.failing)
-            )
-        return None
+        return self._out_of_cycles(table, cfg)
+
+    def _out_of_cycles(self, table: pd.DataFrame, cfg: SpinupConfig) -> str | None:
+        if self.cycle < cfg.max_cycles:
+            return None
+        self.failing = failed_criteria(table)
+        self.done = True
+        return (
+            f"spin-up of {self.member.label} did not reach equilibrium in {cfg.max_cycles} "
+            "cycles; failing criteria in the last cycle:\n  " + "\n  ".join(self.failing)
+        )
+
+    @property
+    def simulated_years(self) -> int:
+        """Years the member's jobs ran, as the orchestrator sees them (an accelerated job
+        counts as one cycle; the model's log says how many it iterated inside)."""
+        return self.cycle * self.cycle_years + self.checks
 
 
 def spinup_method(mode: str, accelerator: str | None, driver_name: str) -> tuple[bool, str]:
@@ -194,28 +281,16 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     cfg = ctx.campaign.spinup
     years = spinup_years(ctx.campaign)
     landfrac = _landfrac(ctx.forcing_dir, years[0].forcing_year)
-    states = {m.label: _MemberState(m) for m in members}
+    states = {m.label: _MemberState(m, cycle_years=len(years)) for m in members}
     for s in states.values():
-        driver = ctx.driver(s.member.model.key)
-        s.accelerated, s.method = spinup_method(cfg.mode, driver.capabilities.accelerated_spinup,
-                                                driver.name)
-        log.info("spin-up of %s: %s", s.member.label, s.method)
+        caps = ctx.driver(s.member.model.key).capabilities
+        s.accelerated, s.method = spinup_method(cfg.mode, caps.accelerated_spinup,
+                                                ctx.driver(s.member.model.key).name)
+        s.ends_with_cycle = caps.accelerated_ends_with_cycle
+        log.info("spin-up of %s: %s; judged by %s", s.member.label, s.method, JUDGES[cfg.judge])
     start = time.monotonic()
     while active := [s for s in states.values() if not s.done]:
-        requests = []
-        for s in active:
-            analytic = s.next_job_accelerated(cfg.analytic_cycles)
-            requests.append(
-                RunRequest(
-                    run_id=f"{s.member.label}_spinup_c{s.cycle:04d}",
-                    driver=s.member.model.key,
-                    params_file=s.member.params_file,
-                    years=years,
-                    restart_in=s.restart,
-                    spinup_mode="analytic" if analytic else None,
-                    monthly_output=False,
-                )
-            )
+        requests = [_next_request(s, cfg, years) for s in active]
         results = execute(ctx, requests)
         for s, req in zip(active, requests, strict=True):
             res = results[req.run_id]
@@ -224,20 +299,14 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
                 bad = next((o for o in res.outcomes if o.state != "COMPLETED"), None)
                 why = f"{bad.key}: {bad.reason}\n{bad.log_tail}" if bad else ""
                 raise SpinupError(
-                    f"spin-up of {s.member.label} failed in cycle {s.cycle} ({res.state}): {why}"
+                    f"spin-up of {s.member.label} failed in {req.run_id} ({res.state}): {why}"
                 )
             annual, s.total_carbon = cycle_outputs(ctx, res, s.member.model.key)
-            state = cycle_state(s.cycle, annual, landfrac)
-            table = evaluate(state, s.previous, cfg.criteria)
-            table.insert(0, "model", f"{s.member.model.name}.{s.member.model.version}")
-            table.insert(1, "stage", s.member.stage)
-            s.tables.append(table)
-            log.info(
-                "spin-up %s cycle %d: cTotal %.2f PgC, passes=%s",
-                s.member.label, s.cycle, state.totals["cTotal"],
-                cycle_passes(table) and not req.spinup_mode,
-            )
-            message = s.advance(state, table, bool(req.spinup_mode), res.restart, cfg)
+            if s.awaiting_check:
+                message = _record_check(s, annual, landfrac, cfg, len(years))
+            else:
+                message = _record_cycle(s, annual, landfrac, cfg, bool(req.spinup_mode),
+                                        res.restart, len(years))
             if message is not None:
                 if cfg.on_max_cycles == "fail":
                     raise SpinupError(message)
@@ -248,9 +317,63 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     for label, s in states.items():
         assert s.restart is not None
         out[label] = SpinupResult(
-            s.member, s.restart, s.cycle, s.cycle * len(years),
+            s.member, s.restart, s.cycle, s.simulated_years,
             pd.concat(s.tables, ignore_index=True), wall, s.results,
             equilibrium=not s.failing, failing=s.failing, method=s.method,
-            total_carbon=s.total_carbon,
+            total_carbon=s.total_carbon, checks=s.checks,
         )
     return out
+
+
+def _next_request(s: _MemberState, cfg: SpinupConfig, years: list) -> RunRequest:
+    """The member's next job: the phase judge's one-year check of its last cycle (from that
+    cycle's restart, which stays the member's), or its next cycle (accelerated or normal)."""
+    check = s.awaiting_check
+    analytic = not check and s.next_job_accelerated(cfg.analytic_cycles)
+    return RunRequest(
+        run_id=(f"{s.member.label}_spinup_c{s.cycle - 1:04d}_check" if check
+                else f"{s.member.label}_spinup_c{s.cycle:04d}"),
+        driver=s.member.model.key,
+        params_file=s.member.params_file,
+        years=years[:1] if check else years,
+        restart_in=s.restart,
+        spinup_mode="analytic" if analytic else None,
+        monthly_output=False,
+    )
+
+
+def _labelled(s: _MemberState, table: pd.DataFrame, compared: str) -> pd.DataFrame:
+    table.insert(0, "model", f"{s.member.model.name}.{s.member.model.version}")
+    table.insert(1, "stage", s.member.stage)
+    table["compared"] = compared
+    s.tables.append(table)
+    return table
+
+
+def _record_cycle(s: _MemberState, annual: xr.Dataset, landfrac: xr.DataArray,
+                  cfg: SpinupConfig, accelerated_job: bool, restart: Path,
+                  n_years: int) -> str | None:
+    """Evaluate a finished cycle job against the cycle before it and advance the member."""
+    last = annual.isel(time=slice(annual.sizes["time"] - n_years, None))
+    state = cycle_state(s.cycle, last, landfrac)
+    table = _labelled(s, evaluate(state, s.previous, cfg.criteria), JUDGES["cycle"])
+    first = cycle_state(s.cycle, last.isel(time=[0]), landfrac) if cfg.judge == "phase" else None
+    log.info(
+        "spin-up %s cycle %d%s: cTotal %.2f PgC, cycle means pass=%s",
+        s.member.label, s.cycle, " (accelerated)" if accelerated_job else "",
+        state.totals["cTotal"], cycle_passes(table),
+    )
+    return s.advance(state, table, accelerated_job, restart, cfg, first_year=first)
+
+
+def _record_check(s: _MemberState, annual: xr.Dataset, landfrac: xr.DataArray,
+                  cfg: SpinupConfig, cycle_years: int) -> str | None:
+    """Evaluate the phase judge's check year against its cycle's first year (drift = their
+    difference over the cycle's length) and advance the member."""
+    assert s.first_year is not None
+    state = cycle_state(s.cycle - 1, annual.isel(time=[0]), landfrac)
+    table = _labelled(s, evaluate(state, s.first_year, cfg.criteria, years_apart=cycle_years),
+                      JUDGES["phase"])
+    log.info("spin-up %s check of cycle %d: cTotal %.2f PgC, passes=%s", s.member.label,
+             s.cycle - 1, state.totals["cTotal"], cycle_passes(table))
+    return s.advance_check(state, table, cfg)

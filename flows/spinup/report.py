@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.plots import figure_png, model_colors, new_figure
+from flows.spinup.diagnostics import JUDGES
 from forcing.fileio import atomic_path
 
 #: gating global-drift criteria plotted as |drift| against their threshold
@@ -23,14 +24,20 @@ _DRIFT_CRITERIA = ("CTSM global drift", "C4MIP drift per century")
 def drift_png(table: pd.DataFrame) -> bytes:
     """Two rows of panels: global totals per cycle, and |drift| per cycle with its threshold.
 
+    With the phase judge, its checks (a cycle's first year against the same year one cycle
+    later) are drawn as diamonds on thinner lines next to the cycle-mean drifts (circles).
+
     One panel per variable, one line per model and parameter set; thresholds dashed. The
     |drift| axis is logarithmic because the drift falls by orders of magnitude towards
     equilibrium, which is what the reader needs to see (and whether it flattens too early).
     """
-    totals = table.dropna(subset=["global_total"]).drop_duplicates(
+    compared = (table["compared"] if "compared" in table
+                else pd.Series(JUDGES["cycle"], index=table.index))
+    cycles = table[compared == JUDGES["cycle"]]
+    totals = cycles.dropna(subset=["global_total"]).drop_duplicates(
         ["model", "stage", "variable", "cycle"])
     variables = list(dict.fromkeys(totals["variable"]))
-    drifts = table[table["criterion"].isin(_DRIFT_CRITERIA)]
+    drifts = table[table["criterion"].isin(_DRIFT_CRITERIA)].assign(compared=compared)
     drift_keys = list(dict.fromkeys(zip(drifts["variable"], drifts["criterion"], strict=True)))
     ncols = max(len(variables), len(drift_keys), 1)
     fig = new_figure(2.9 * ncols, 5.4)
@@ -48,10 +55,12 @@ def drift_png(table: pd.DataFrame) -> bytes:
     for k, (var, crit) in enumerate(drift_keys):
         ax = fig.add_subplot(2, ncols, ncols + k + 1)
         sel = drifts[(drifts["variable"] == var) & (drifts["criterion"] == crit)]
-        for (model, stage), group in sel.groupby(["model", "stage"]):
+        for (model, stage, how), group in sel.groupby(["model", "stage", "compared"]):
             g = group.sort_values("cycle")
-            ax.plot(g["cycle"], np.abs(g["drift_per_year"].astype(float)), marker="o", ms=3,
-                    color=colors[model], ls="-" if stage == "Posterior" else "--")
+            ax.plot(g["cycle"], np.abs(g["drift_per_year"].astype(float)),
+                    marker="o" if how == JUDGES["cycle"] else "D", ms=3, color=colors[model],
+                    ls="-" if stage == "Posterior" else "--",
+                    lw=1.5 if how == JUDGES["cycle"] else 0.8)
         threshold = sel["threshold"].dropna()
         if len(threshold):
             ax.axhline(float(threshold.iloc[0]), color="black", ls=":", lw=1)

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from callmip.config import SpinupConfig
@@ -89,4 +90,99 @@ def test_max_cycles_without_equilibrium_names_the_failing_criteria():
     assert not any(s.history)
     assert "did not reach equilibrium in 4 cycles" in message
     assert s.failing and all(line in message for line in s.failing)
+    assert any("cTotal" in line for line in s.failing)
+
+
+def spin_phase(jobs_totals: list[float], cfg: SpinupConfig, accelerated: bool,
+               ends_with_cycle: bool = True):
+    """Drive one member under the phase judge: each value is the total carbon of the next
+    job's output, a cycle's (its first year included) or a check year's. Returns the member
+    and the kinds of job run ('A' accelerated cycle, 'C' normal cycle, 'k' check)."""
+    s = _MemberState(member=SimpleNamespace(label="M.v1_prior"), accelerated=accelerated,
+                     ends_with_cycle=ends_with_cycle, cycle_years=2)
+    kinds, message = [], None
+    for total in jobs_totals:
+        if s.done:
+            break
+        if s.awaiting_check:
+            kinds.append("k")
+            check = cycle_state(s.cycle - 1, cycle_output(total, n_years=1), LANDFRAC)
+            table = evaluate(check, s.first_year, cfg.criteria, years_apart=2)
+            message = s.advance_check(check, table, cfg)
+            continue
+        job_accelerated = s.next_job_accelerated(cfg.analytic_cycles)
+        kinds.append("A" if job_accelerated else "C")
+        out = cycle_output(total)
+        state = cycle_state(s.cycle, out, LANDFRAC)
+        first = cycle_state(s.cycle, out.isel(time=[0]), LANDFRAC)
+        table = evaluate(state, s.previous, cfg.criteria)
+        message = s.advance(state, table, job_accelerated, Path(f"restart_c{s.cycle}"), cfg,
+                            first_year=first)
+    return s, "".join(kinds), message
+
+
+def test_phase_judge_stops_at_the_first_passing_check_and_keeps_the_cycles_restart():
+    cfg = SpinupConfig(mode="brute", judge="phase", consecutive=1)
+    # cycle 0, its check drifts by 0.2 kg m-2 over the 2-year cycle; cycle 1, its check holds
+    s, kinds, message = spin_phase([10.0, 10.2, 10.2, 10.2, 99.0], cfg, accelerated=False)
+    assert kinds == "CkCk" and s.history == [False, True]
+    assert s.done and message is None
+    # the transient starts at the end of the checked cycle, not after its check year
+    assert s.restart == Path("restart_c1")
+    assert s.cycle == 2 and s.checks == 2 and s.simulated_years == 2 * 2 + 2
+
+
+def test_phase_judge_checks_an_accelerated_job_that_ends_with_a_cycle():
+    cfg = SpinupConfig(mode="accelerated", judge="phase", consecutive=1, analytic_rtol=3e-4)
+    # the accelerated job, its check still 5% away (solve again), then a held state
+    s, kinds, _ = spin_phase([10.0, 10.5, 10.5, 10.5], cfg, accelerated=True)
+    assert kinds == "AkAk" and s.solves == 2 and s.history == [False, True] and s.done
+    # a small change after the solve: normal cycles go on, and are checked
+    s, kinds, _ = spin_phase([10.0, 10.001, 10.001, 10.001], SpinupConfig(
+        mode="accelerated", judge="phase", consecutive=1, analytic_rtol=0.1), accelerated=True)
+    assert kinds == "AkCk" and s.solves == 1 and s.history == [False, True]
+
+
+def test_an_accelerated_job_ending_with_a_solve_is_never_compared_with_a_run_from_its_restart():
+    # CABLE: the outputs are the cycle before CASA's solve, the restart the solved state; the
+    # cycle after it equals them exactly here and still does not count
+    cfg = SpinupConfig(mode="accelerated", judge="cycle", consecutive=1, analytic_cycles=1)
+    s, jobs, _ = spin([10.0, 10.0, 10.0], cfg, accelerated=True)
+    assert jobs == [True, False]
+    assert s.history == [False, True] and s.cycle == 2  # CELM: compared at once
+    s = _MemberState(member=SimpleNamespace(label="M.v1_prior"), accelerated=True,
+                     ends_with_cycle=False)
+    for c in range(3):
+        job_accelerated = s.next_job_accelerated(cfg.analytic_cycles)
+        state = cycle_state(c, cycle_output(10.0), LANDFRAC)
+        s.advance(state, evaluate(state, s.previous, cfg.criteria), job_accelerated,
+                  Path(f"restart_c{c}"), cfg)
+    assert s.history == [False, False, True] and s.cycle == 3 and s.done
+    # the phase judge runs a normal cycle after it before the first check
+    cfg = SpinupConfig(mode="accelerated", judge="phase", consecutive=1, analytic_cycles=1)
+    s, kinds, _ = spin_phase([10.0, 10.0, 10.0, 10.0], cfg, accelerated=True,
+                             ends_with_cycle=False)
+    assert kinds == "ACk" and s.history == [True] and s.restart == Path("restart_c1")
+
+
+def test_phase_judge_drift_is_the_difference_over_the_cycle_length():
+    cfg = SpinupConfig(judge="phase")
+    first = cycle_state(0, cycle_output(10.0, n_years=1), LANDFRAC)
+    check = cycle_state(0, cycle_output(10.0 + 0.02, n_years=1), LANDFRAC)
+    for cycle_years in (2, 20):
+        table = evaluate(check, first, cfg.criteria, years_apart=cycle_years)
+        row = table[(table["variable"] == "cTotal")
+                    & (table["criterion"] == "CTSM global drift")].iloc[0]
+        expected = (check.totals["cTotal"] - first.totals["cTotal"]) / cycle_years
+        assert row["drift_per_year"] == pytest.approx(expected, rel=1e-12)
+        # per cell: 0.02 kg m-2 = 20 gC m-2 over the cycle
+        area = table[table["criterion"].str.startswith("CTSM area")].iloc[0]
+        assert area["drift_per_year"] == (1.0 if 20.0 / cycle_years > 1.0 else 0.0)
+
+
+def test_phase_judge_out_of_cycles_names_the_failing_check():
+    cfg = SpinupConfig(mode="brute", judge="phase", max_cycles=2, consecutive=1)
+    s, kinds, message = spin_phase([10.0, 10.4, 10.4, 10.8], cfg, accelerated=False)
+    assert kinds == "CkCk" and s.done and not any(s.history)
+    assert "did not reach equilibrium in 2 cycles" in message
     assert any("cTotal" in line for line in s.failing)
