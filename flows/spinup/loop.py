@@ -358,12 +358,16 @@ def _record_cycle(s: _MemberState, annual: xr.Dataset, landfrac: xr.DataArray,
     state = cycle_state(s.cycle, last, landfrac)
     table = _labelled(s, evaluate(state, s.previous, cfg.criteria), JUDGES["cycle"])
     first = cycle_state(s.cycle, last.isel(time=[0]), landfrac) if cfg.judge == "phase" else None
+    cycle = s.cycle
+    message = s.advance(state, table, accelerated_job, restart, cfg, first_year=first)
     log.info(
-        "spin-up %s cycle %d%s: cTotal %.2f PgC, cycle means pass=%s",
-        s.member.label, s.cycle, " (accelerated)" if accelerated_job else "",
-        state.totals["cTotal"], cycle_passes(table),
+        "spin-up %s cycle %d%s: cTotal %.2f PgC (cycle mean), %s",
+        s.member.label, cycle, " (accelerated)" if accelerated_job else "",
+        state.totals["cTotal"],
+        f"passes={s.history[-1]}" if cfg.judge == "cycle"
+        else "its check follows" if s.awaiting_check else "not checkable: a normal cycle follows",
     )
-    return s.advance(state, table, accelerated_job, restart, cfg, first_year=first)
+    return message
 
 
 def _record_check(s: _MemberState, annual: xr.Dataset, landfrac: xr.DataArray,
@@ -374,6 +378,6 @@ def _record_check(s: _MemberState, annual: xr.Dataset, landfrac: xr.DataArray,
     state = cycle_state(s.cycle - 1, annual.isel(time=[0]), landfrac)
     table = _labelled(s, evaluate(state, s.first_year, cfg.criteria, years_apart=cycle_years),
                       JUDGES["phase"])
-    log.info("spin-up %s check of cycle %d: cTotal %.2f PgC, passes=%s", s.member.label,
-             s.cycle - 1, state.totals["cTotal"], cycle_passes(table))
+    log.info("spin-up %s check of cycle %d: cTotal %.2f PgC (its first year again), passes=%s",
+             s.member.label, s.cycle - 1, state.totals["cTotal"], cycle_passes(table))
     return s.advance_check(state, table, cfg)
