@@ -50,7 +50,7 @@ def crujra(tmp_path_factory, cable_program) -> Path:
 
 
 def _campaign(tmp: Path, name: str, crujra: Path, backend: str, campaign_cli,
-              ensemble: int = 0) -> Path:
+              ensemble: int = 0, judge: str = "cycle") -> Path:
     model = dict(DEMO["models"][0])
     model["posterior"] = str(REPO / "configs" / model["posterior"])
     model["ensemble_members"] = ensemble
@@ -60,7 +60,7 @@ def _campaign(tmp: Path, name: str, crujra: Path, backend: str, campaign_cli,
         forcing={"source": "crujra", "crujra_dir": str(crujra), "seed": 42},
         periods={"spinup_cycle": [1901, 1901], "transient_start": 2002,
                  "historical": [2004, 2005]},
-        spinup={"mode": "accelerated", "analytic_cycles": 1, "max_cycles": 2},
+        spinup={"mode": "accelerated", "analytic_cycles": 1, "max_cycles": 2, "judge": judge},
         models=[model],
         simulations=["S3", "CO2only"],
         scheduler={"backend": backend, "max_parallel": 2, "resources": resources,
@@ -72,7 +72,8 @@ def _campaign(tmp: Path, name: str, crujra: Path, backend: str, campaign_cli,
 @pytest.fixture(scope="module")
 def local_campaign(tmp_path_factory, crujra, campaign_cli):
     tmp = tmp_path_factory.mktemp("cable_local")
-    path = _campaign(tmp, "cable-local", crujra, "local", campaign_cli, ensemble=2)
+    path = _campaign(tmp, "cable-local", crujra, "local", campaign_cli, ensemble=2,
+                     judge="phase")
     t0 = time.monotonic()
     first = campaign_cli.run(path, tmp, timeout=2400)
     seconds = time.monotonic() - t0
@@ -180,6 +181,17 @@ def test_spinup_used_cables_analytic_step_and_derived_total_carbon(local_campaig
     drift = pd.read_csv(run_dir / "spinup" / "drift.csv")
     totals = drift[(drift["variable"] == "cTotal") & drift["global_total"].notna()]
     assert len(totals["cycle"].unique()) == 2 and (totals["global_total"] > 0).all()
+    # the phase judge: CABLE's accelerated cycle ends with CASA's solve after its outputs, so it
+    # is not checked; the normal cycle after it is, by a one-year CABLE run from its restart
+    checks = drift[drift["compared"] == "first year, one cycle apart"]
+    assert set(checks["cycle"]) == {1}
+    for stage in ("prior", "posterior"):
+        member = members[f"{MODEL}_{stage}"]
+        assert (member["cycles"], member["checks"]) == (2, 1)
+        assert f"{MODEL}_{stage}_spinup_c0001" in member["restart"]
+        assert "check" not in member["restart"]
+        assert (run_dir / "runs" / f"{MODEL}_{stage}_spinup_c0001_check").is_dir()
+        assert not (run_dir / "runs" / f"{MODEL}_{stage}_spinup_c0000_check").exists()
 
 
 def test_ensemble_post_unc_is_the_spread_of_real_member_runs(local_campaign):

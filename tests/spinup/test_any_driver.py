@@ -66,6 +66,10 @@ def test_drivers_declare_their_accelerator_and_templates_cycle_plainly():
                                           "cycles")
     assert spinup_method("accelerated", DRIVERS["celm"].capabilities.accelerated_spinup,
                          "celm")[0]
+    # CELM's accelerated job ends with a normal cycle from the state it found (its outputs run
+    # into its restart); CABLE's ends with CASA's solve after its outputs
+    assert DRIVERS["celm"].capabilities.accelerated_ends_with_cycle
+    assert not DRIVERS["cable_pop"].capabilities.accelerated_ends_with_cycle
     for name in ("orchidee", "clm", "classic"):
         caps = DRIVERS[name].capabilities
         assert not caps.ran_real_program
