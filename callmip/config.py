@@ -176,6 +176,14 @@ class SpinupCriteria(_Strict):
     )
 
 
+#: what each ``spinup.judge`` compares (the log, ``callmip validate`` and the drift table's
+#: ``compared`` column)
+SPINUP_JUDGES = {
+    "cycle": "consecutive cycle means",
+    "phase": "first year, one cycle apart",
+}
+
+
 class SpinupConfig(_Strict):
     """How the spin-up runs and when it stops."""
 

@@ -31,7 +31,7 @@ import time
 import traceback
 from pathlib import Path
 
-from callmip.config import REPO_ROOT, load_campaign
+from callmip.config import REPO_ROOT, SPINUP_JUDGES, load_campaign
 from callmip_app.cli_errors import EXIT_UNEXPECTED, HideKnownErrorTracebacks, classify
 from callmip_app.sites_cli import add_check_options
 from callmip_app.sites_cli import add_parser as add_sites_parser
@@ -60,6 +60,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"  experiments {campaign.experiments}; simulations {campaign.simulations}")
     print(f"  historical {campaign.periods.historical[0]}-{campaign.periods.historical[1]}; "
           f"scheduler {campaign.scheduler.backend}; run dir {campaign.run_dir}")
+    spin = campaign.spinup
+    first, last = campaign.periods.spinup_cycle
+    print(f"  spin-up: {spin.mode} on the {last - first + 1}-year cycle {first}-{last}, judged by "
+          f"{SPINUP_JUDGES[spin.judge]}, passing {spin.consecutive}x in a row within "
+          f"{spin.max_cycles} cycles (then {spin.on_max_cycles})")
     if campaign.scenarios:
         print(f"  scenarios 2015-{campaign.periods.scenario_end}: {campaign.scenarios} x "
               f"{campaign.scenario_gcms}")

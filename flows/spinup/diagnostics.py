@@ -30,11 +30,6 @@ from callmip.constants import SECONDS_PER_YEAR
 from regrid import Grid
 
 KG_TO_PG = 1e-12
-#: what each ``spinup.judge`` compares (the drift table's ``compared`` column)
-JUDGES = {
-    "cycle": "consecutive cycle means",
-    "phase": "first year, one cycle apart",
-}
 #: what a driver's mapping gives the diagnostics (cTotal only where the model writes a total)
 SPINUP_VARIABLES = ("cTotal", "cVeg", "cLitter", "cSoil", "gpp", "mrso")
 

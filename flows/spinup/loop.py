@@ -38,12 +38,11 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from callmip.config import SpinupConfig
+from callmip.config import SPINUP_JUDGES, SpinupConfig
 from callmip.conform.conform import native_to_callmip
 from flows.runs.execute import Context, RunRequest, RunResult, execute
 from flows.runs.matrix import Member, spinup_years
 from flows.spinup.diagnostics import (
-    JUDGES,
     SPINUP_VARIABLES,
     CycleState,
     cycle_passes,
@@ -283,11 +282,12 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
     landfrac = _landfrac(ctx.forcing_dir, years[0].forcing_year)
     states = {m.label: _MemberState(m, cycle_years=len(years)) for m in members}
     for s in states.values():
-        caps = ctx.driver(s.member.model.key).capabilities
-        s.accelerated, s.method = spinup_method(cfg.mode, caps.accelerated_spinup,
-                                                ctx.driver(s.member.model.key).name)
-        s.ends_with_cycle = caps.accelerated_ends_with_cycle
-        log.info("spin-up of %s: %s; judged by %s", s.member.label, s.method, JUDGES[cfg.judge])
+        driver = ctx.driver(s.member.model.key)
+        s.accelerated, s.method = spinup_method(cfg.mode, driver.capabilities.accelerated_spinup,
+                                                driver.name)
+        s.ends_with_cycle = driver.capabilities.accelerated_ends_with_cycle
+        log.info("spin-up of %s: %s; judged by %s", s.member.label, s.method,
+                 SPINUP_JUDGES[cfg.judge])
     start = time.monotonic()
     while active := [s for s in states.values() if not s.done]:
         requests = [_next_request(s, cfg, years) for s in active]
@@ -356,7 +356,7 @@ def _record_cycle(s: _MemberState, annual: xr.Dataset, landfrac: xr.DataArray,
     """Evaluate a finished cycle job against the cycle before it and advance the member."""
     last = annual.isel(time=slice(annual.sizes["time"] - n_years, None))
     state = cycle_state(s.cycle, last, landfrac)
-    table = _labelled(s, evaluate(state, s.previous, cfg.criteria), JUDGES["cycle"])
+    table = _labelled(s, evaluate(state, s.previous, cfg.criteria), SPINUP_JUDGES["cycle"])
     first = cycle_state(s.cycle, last.isel(time=[0]), landfrac) if cfg.judge == "phase" else None
     cycle = s.cycle
     message = s.advance(state, table, accelerated_job, restart, cfg, first_year=first)
@@ -377,7 +377,7 @@ def _record_check(s: _MemberState, annual: xr.Dataset, landfrac: xr.DataArray,
     assert s.first_year is not None
     state = cycle_state(s.cycle - 1, annual.isel(time=[0]), landfrac)
     table = _labelled(s, evaluate(state, s.first_year, cfg.criteria, years_apart=cycle_years),
-                      JUDGES["phase"])
+                      SPINUP_JUDGES["phase"])
     log.info("spin-up %s check of cycle %d: cTotal %.2f PgC (its first year again), passes=%s",
              s.member.label, s.cycle - 1, state.totals["cTotal"], cycle_passes(table))
     return s.advance_check(state, table, cfg)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.plots import figure_png, model_colors, new_figure
-from flows.spinup.diagnostics import JUDGES
+from callmip.config import SPINUP_JUDGES
 from forcing.fileio import atomic_path
 
 #: gating global-drift criteria plotted as |drift| against their threshold
@@ -32,8 +32,8 @@ def drift_png(table: pd.DataFrame) -> bytes:
     equilibrium, which is what the reader needs to see (and whether it flattens too early).
     """
     compared = (table["compared"] if "compared" in table
-                else pd.Series(JUDGES["cycle"], index=table.index))
-    cycles = table[compared == JUDGES["cycle"]]
+                else pd.Series(SPINUP_JUDGES["cycle"], index=table.index))
+    cycles = table[compared == SPINUP_JUDGES["cycle"]]
     totals = cycles.dropna(subset=["global_total"]).drop_duplicates(
         ["model", "stage", "variable", "cycle"])
     variables = list(dict.fromkeys(totals["variable"]))
@@ -58,9 +58,9 @@ def drift_png(table: pd.DataFrame) -> bytes:
         for (model, stage, how), group in sel.groupby(["model", "stage", "compared"]):
             g = group.sort_values("cycle")
             ax.plot(g["cycle"], np.abs(g["drift_per_year"].astype(float)),
-                    marker="o" if how == JUDGES["cycle"] else "D", ms=3, color=colors[model],
+                    marker="o" if how == SPINUP_JUDGES["cycle"] else "D", ms=3, color=colors[model],
                     ls="-" if stage == "Posterior" else "--",
-                    lw=1.5 if how == JUDGES["cycle"] else 0.8)
+                    lw=1.5 if how == SPINUP_JUDGES["cycle"] else 0.8)
         threshold = sel["threshold"].dropna()
         if len(threshold):
             ax.axhline(float(threshold.iloc[0]), color="black", ls=":", lw=1)

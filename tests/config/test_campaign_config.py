@@ -149,6 +149,19 @@ def test_validate_warns_about_drivers_that_never_ran_their_program(tmp_path):
     assert "4 land chunk(s) per run" in proc.stdout
 
 
+def test_validate_says_how_the_spin_up_is_judged(tmp_path):
+    path = write(tmp_path, experiments=["prior"],
+                 spinup={"judge": "phase", "consecutive": 1, "max_cycles": 7})
+    proc = subprocess.run([sys.executable, "-m", "callmip_app.cli", "validate", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert ("judged by first year, one cycle apart, passing 1x in a row within 7 cycles "
+            "(then fail)") in proc.stdout
+    bad = write(tmp_path, experiments=["prior"], spinup={"judge": "yearly"})
+    with pytest.raises(CampaignError, match=r"spinup\.judge"):
+        load_campaign(bad)
+
+
 def test_cable_demo_campaign_is_valid():
     c = load_campaign(REPO / "configs" / "demo-cable.yaml")
     (model,) = c.models
