@@ -286,6 +286,14 @@ def bars_png(
     return figure_png(fig)
 
 
+def cycle_axis(ax, last_cycle: int) -> None:
+    """Whole-number spin-up cycles on the x axis, at most about ten ticks; readable with a
+    single cycle too (matplotlib would tick -0.04..0.04)."""
+    step = max(1, -(-(last_cycle + 1) // 10))
+    ax.set_xticks(np.arange(0, last_cycle + 1, step))
+    ax.set_xlim(-0.5, last_cycle + 0.5)
+
+
 def spinup_png(spinup: pd.DataFrame) -> bytes:
     """Global totals per spin-up cycle, one panel per variable, one line per model/stage."""
     variables = list(dict.fromkeys(spinup["variable"]))
@@ -310,6 +318,7 @@ def spinup_png(spinup: pd.DataFrame) -> bytes:
         ax.set_title(var, fontsize=9)
         ax.set_xlabel("spin-up cycle")
         ax.set_ylabel(units)
+        cycle_axis(ax, int(spinup["cycle"].max()))
         ax.grid(alpha=0.3)
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(

@@ -38,6 +38,7 @@ from benchmarks.modes import MODES
 from benchmarks.regions import region_names
 from benchmarks.variables import LONG_NAMES
 from callmip import atomic
+from callmip.config import SPINUP_JUDGES
 
 logger = logging.getLogger(__name__)
 
@@ -342,11 +343,26 @@ def _sites_section(scores: pd.DataFrame, pairs_path: Path) -> dict | None:
     }
 
 
+def spinup_judgements(spinup: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The drift table split into the rows that judged each member and its cycle means.
+
+    A member spun up with ``spinup.judge: phase`` is judged by its one-year checks (rows
+    ``compared`` = the phase judge's); its cycle-mean rows are the record of each cycle, not
+    the judgement. A member judged by cycle means (or a table written before the ``compared``
+    column existed) is judged by its cycle rows. Returns ``(judged, cycle_means)``."""
+    compared = (spinup["compared"] if "compared" in spinup
+                else pd.Series(SPINUP_JUDGES["cycle"], index=spinup.index))
+    is_check = compared == SPINUP_JUDGES["phase"]
+    member_checked = is_check.groupby([spinup["model"], spinup["stage"]]).transform("any")
+    return spinup[is_check | ~member_checked], spinup[~is_check]
+
+
 def _spinup_section(spinup: pd.DataFrame | None) -> dict | None:
     if spinup is None or spinup.empty:
         return None
+    judged, cycle_means = spinup_judgements(spinup)
     last = (
-        spinup.sort_values("cycle")
+        judged.sort_values("cycle", kind="stable")
         .groupby(["model", "stage", "variable", "criterion"], as_index=False)
         .tail(1)
     )
@@ -361,10 +377,11 @@ def _spinup_section(spinup: pd.DataFrame | None) -> dict | None:
         "drift_per_year",
         "threshold",
         "passed",
+        "compared",
     ]
     table = last[[c for c in cols if c in last.columns]].sort_values(["model", "stage", "variable"])
     return {
-        "figure": _uri(plots.spinup_png(spinup)),
+        "figure": _uri(plots.spinup_png(cycle_means)),
         "table": _table(table),
         "all_passed": bool(last["passed"].all()) if "passed" in last else None,
     }

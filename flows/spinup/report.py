@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
-from benchmarks.plots import figure_png, model_colors, new_figure
-from callmip.config import SPINUP_JUDGES
+from benchmarks.plots import cycle_axis, figure_png, model_colors, new_figure
+from benchmarks.report import spinup_judgements
 from forcing.fileio import atomic_path
 
 #: gating global-drift criteria plotted as |drift| against their threshold
@@ -31,13 +32,12 @@ def drift_png(table: pd.DataFrame) -> bytes:
     |drift| axis is logarithmic because the drift falls by orders of magnitude towards
     equilibrium, which is what the reader needs to see (and whether it flattens too early).
     """
-    compared = (table["compared"] if "compared" in table
-                else pd.Series(SPINUP_JUDGES["cycle"], index=table.index))
-    cycles = table[compared == SPINUP_JUDGES["cycle"]]
-    totals = cycles.dropna(subset=["global_total"]).drop_duplicates(
+    _, cycle_means = spinup_judgements(table)
+    totals = cycle_means.dropna(subset=["global_total"]).drop_duplicates(
         ["model", "stage", "variable", "cycle"])
     variables = list(dict.fromkeys(totals["variable"]))
-    drifts = table[table["criterion"].isin(_DRIFT_CRITERIA)].assign(compared=compared)
+    drifts = table[table["criterion"].isin(_DRIFT_CRITERIA)]
+    drifts = drifts.assign(check=~drifts.index.isin(cycle_means.index))
     drift_keys = list(dict.fromkeys(zip(drifts["variable"], drifts["criterion"], strict=True)))
     ncols = max(len(variables), len(drift_keys), 1)
     fig = new_figure(2.9 * ncols, 5.4)
@@ -55,12 +55,11 @@ def drift_png(table: pd.DataFrame) -> bytes:
     for k, (var, crit) in enumerate(drift_keys):
         ax = fig.add_subplot(2, ncols, ncols + k + 1)
         sel = drifts[(drifts["variable"] == var) & (drifts["criterion"] == crit)]
-        for (model, stage, how), group in sel.groupby(["model", "stage", "compared"]):
+        for (model, stage, check), group in sel.groupby(["model", "stage", "check"]):
             g = group.sort_values("cycle")
             ax.plot(g["cycle"], np.abs(g["drift_per_year"].astype(float)),
-                    marker="o" if how == SPINUP_JUDGES["cycle"] else "D", ms=3, color=colors[model],
-                    ls="-" if stage == "Posterior" else "--",
-                    lw=1.5 if how == SPINUP_JUDGES["cycle"] else 0.8)
+                    marker="D" if check else "o", ms=3, color=colors[model],
+                    ls="-" if stage == "Posterior" else "--", lw=0.8 if check else 1.5)
         threshold = sel["threshold"].dropna()
         if len(threshold):
             ax.axhline(float(threshold.iloc[0]), color="black", ls=":", lw=1)
@@ -69,8 +68,16 @@ def drift_png(table: pd.DataFrame) -> bytes:
         ax.set_title(f"|d{var}/dt| {short} ({sel['drift_units'].iloc[0]})", fontsize=9)
         ax.set_xlabel("cycle")
         ax.grid(alpha=0.3, which="both")
+    last = int(table["cycle"].max()) if len(table) else 0
+    for ax in fig.axes:
+        cycle_axis(ax, last)
     if fig.axes:
         handles, labels = fig.axes[0].get_legend_handles_labels()
+        if drifts["check"].any():
+            handles += [Line2D([], [], color="grey", marker="o", ls="-", ms=3),
+                        Line2D([], [], color="grey", marker="D", ls="-", lw=0.8, ms=3)]
+            labels += ["cycle mean against the cycle before",
+                       "check: the cycle's first year, one cycle later"]
         if handles:
             fig.legend(handles, labels, loc="outside lower center",
                        ncols=min(4, len(labels)), frameon=False)
