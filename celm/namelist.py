@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from celm.errors import CelmInputError
 
+#: written into ``output_dir`` by ``spinup_mode: analytic`` (:mod:`celm.steadystate`): what the
+#: iteration before the written cycle cost, per tile (part of the program's output interface)
+STEADY_STATE_COST = "steady_state.json"
+
 
 class YearSpec(BaseModel):
     """One simulated year: its weather comes from ``forcing_year``, at ``co2_ppm``, with the

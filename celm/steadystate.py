@@ -12,7 +12,10 @@ of the model, and the restart is the model's own state: the orchestrator's drift
 the following normal cycles against it as against any other cycle.
 
 The iteration's stop rule comes from the namelist's ``steady_state`` block (defaults:
-:class:`celm.cycling.SpinupOptions`); the progress of every cycle is logged on stderr.
+:class:`celm.cycling.SpinupOptions`); the progress of every cycle is logged on stderr, and
+what the iteration cost is written to ``<output_dir>/steady_state.json`` (per tile: cycles,
+simulated years, land-cell years, converged, seconds), so the orchestrator can report the
+years a spin-up really simulated, not only the cycles it ran as jobs.
 
 With land use (``landuse_dir``), each cell's natural and managed tiles are spun up separately
 (their land is weighted by 1 - f and f in the stop rule): the spin-up holds land use at one
@@ -22,16 +25,19 @@ changes from year to year is refused (it has no periodic state).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from celm.cycling import SpinupOptions, accelerated_spinup
 from celm.errors import CelmInputError
 from celm.forcing import forcing_path, read_grid
-from celm.namelist import Namelist
+from celm.namelist import STEADY_STATE_COST, Namelist
 from celm.params import kernel_params, load_params
 from celm.simulate import ForcingYears, ManagedTile, RunSummary, cell_day_length, initial_state
 from celm.simulate import run as run_years
@@ -88,6 +94,7 @@ def run(nml: Namelist) -> RunSummary:
         tiles = [("natural", p, state, weights * (1.0 - tile.f)),
                  ("managed", tile.p, tile.state, weights * tile.f)]  # fmt: skip
     ends = {}
+    cost: dict[str, dict] = {}
     for name, params, start, tile_weights in tiles:
         if not np.any(tile_weights > 0):  # e.g. no managed land anywhere: nothing to spin up
             ends[name] = start
@@ -110,8 +117,24 @@ def run(nml: Namelist) -> RunSummary:
             _land_mean(total_carbon(cycle.end), tile_weights),
         )
         ends[name] = cycle.end
+        cost[name] = {"cycles": slog.cycles, "years": slog.years, "cell_years": slog.cell_years,
+                      "land_cells": grid.ncell, "converged": slog.converged,
+                      "seconds": round(time.perf_counter() - t0, 3)}
+    write_cost(Path(nml.output_dir), cost, len(nml.years))
     final = nml.model_copy(update={"spinup_mode": None})
     return run_years(final, state=ends["natural"], forcing=forcing, managed=ends.get("managed"))
+
+
+def write_cost(output_dir: Path, tiles: dict[str, dict], cycle_years: int) -> Path:
+    """Write :data:`celm.namelist.STEADY_STATE_COST` (temporary name, then rename): ``tiles``
+    per tile, plus the cycle's length. The run that follows writes the cycle's outputs once
+    more; it is not counted here."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / STEADY_STATE_COST
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"cycle_years": cycle_years, "tiles": tiles}, indent=1))
+    os.replace(tmp, path)
+    return path
 
 
 def _land_mean(values: np.ndarray, weights: np.ndarray) -> float:

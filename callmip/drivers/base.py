@@ -237,6 +237,12 @@ class ModelDriver(ABC):
         """Where the job of ``run`` (or of its chunk) keeps its log."""
         return run.work_dir
 
+    def iterated_years(self, run: ModelRun) -> int | None:
+        """Years the model simulated inside the accelerated spin-up job ``run`` before the
+        cycle it wrote (for the manifest and report: what the spin-up really cost), or None
+        when the model does not report them."""
+        return None
+
     def finish(self, run: ModelRun) -> None:
         """After every job of ``run`` completed: e.g. merge the chunks' outputs. Raises
         :class:`NativeOutputError` when the outputs are incomplete. Idempotent."""

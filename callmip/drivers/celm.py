@@ -125,6 +125,17 @@ class CelmDriver(ModelDriver):
     def restart_out(self, run: ModelRun) -> Path:
         return run.work_dir / "restart.nc"
 
+    def iterated_years(self, run: ModelRun) -> int | None:
+        """From ``celm.steadystate``'s cost file: the most years any tile iterated (the
+        natural and managed tiles share their cells, and are iterated one after the other)."""
+        from celm.namelist import STEADY_STATE_COST
+
+        path = run.work_dir / "out" / STEADY_STATE_COST
+        if run.spinup_mode != "analytic" or not path.is_file():
+            return None
+        tiles = json.loads(path.read_text())["tiles"]
+        return max((int(t["years"]) for t in tiles.values()), default=0)
+
     def output_files(self, run: ModelRun, freq: str) -> list[Path]:
         if freq not in ("monthly", "annual", "daily"):
             raise ValueError(f"unknown output frequency {freq!r}")

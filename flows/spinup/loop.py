@@ -77,6 +77,8 @@ class SpinupResult:
     total_carbon: str = ""
     #: phase judge: one-year check jobs run (their restarts are discarded)
     checks: int = 0
+    #: years the model iterated inside its accelerated jobs (None: its driver does not say)
+    iterated_years: int | None = None
 
 
 @dataclass
@@ -94,7 +96,7 @@ class SpinupOutcome:
         """Per member, what the manifest records."""
         return {label: {"cycles": s.cycles, "simulated_years": s.simulated_years,
                         "equilibrium": s.equilibrium, "failing_criteria": s.failing,
-                        "checks": s.checks,
+                        "checks": s.checks, "iterated_years": s.iterated_years,
                         "method": s.method, "total_carbon": s.total_carbon,
                         "restart": str(s.restart)} for label, s in self.spun.items()}
 
@@ -105,8 +107,7 @@ class SpinupOutcome:
                 f"equilibrium after {_count(s.cycles, 'cycle')}"
                 + (f" and {_count(s.checks, 'one-year check')}" if s.checks else "")
                 + f" ({s.simulated_years} simulated years in jobs"
-                + ("; not counting the accelerated job's own iterations)"
-                   if s.method.startswith("accelerated") else ")")
+                + _iterated(s) + ")"
                 if s.equilibrium
                 else f"NOT in equilibrium after {_count(s.cycles, 'cycle')}: "
                 + "; ".join(s.failing)
@@ -123,6 +124,14 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _iterated(s: SpinupResult) -> str:
+    if not s.method.startswith("accelerated"):
+        return ""
+    if s.iterated_years is None:
+        return "; the accelerated job's own iterations are not reported by its driver"
+    return f", plus {s.iterated_years} iterated inside the model's accelerated job"
+
+
 @dataclass
 class _MemberState:
     member: Member
@@ -133,6 +142,7 @@ class _MemberState:
     first_year: CycleState | None = None
     history: list[bool] = field(default_factory=list)
     checks: int = 0  # phase judge: one-year check jobs run
+    iterated_years: int | None = 0  # inside accelerated jobs (None: a driver did not say)
     solves: int = 0  # accelerated jobs run
     solve_next: bool = True  # accelerated mode: the next job is an accelerated one
     last_solved: bool = False  # the last cycle job was an accelerated one
@@ -155,6 +165,13 @@ class _MemberState:
         """Whether the member's next job is the model's accelerated spin-up: accelerated mode,
         a solve is wanted, and fewer than ``analytic_cycles`` have run."""
         return self.accelerated and self.solve_next and self.solves < analytic_cycles
+
+    def add_iterated(self, years: list[int | None]) -> None:
+        """Count the years an accelerated job's model iterated (unknown once any is)."""
+        if self.iterated_years is None or None in years:
+            self.iterated_years = None
+        else:
+            self.iterated_years += sum(y for y in years if y is not None)
 
     @property
     def awaiting_check(self) -> bool:
@@ -302,6 +319,9 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
                     f"spin-up of {s.member.label} failed in {req.run_id} ({res.state}): {why}"
                 )
             annual, s.total_carbon = cycle_outputs(ctx, res, s.member.model.key)
+            if req.spinup_mode:
+                s.add_iterated([ctx.driver(req.driver).iterated_years(run)
+                                for run in res.segments])
             if s.awaiting_check:
                 message = _record_check(s, annual, landfrac, cfg, len(years))
             else:
@@ -321,6 +341,7 @@ def spin_up(ctx: Context, members: list[Member]) -> dict[str, SpinupResult]:
             pd.concat(s.tables, ignore_index=True), wall, s.results,
             equilibrium=not s.failing, failing=s.failing, method=s.method,
             total_carbon=s.total_carbon, checks=s.checks,
+            iterated_years=s.iterated_years if s.solves else None,
         )
     return out
 

@@ -188,6 +188,7 @@ def test_spinup_used_cables_analytic_step_and_derived_total_carbon(local_campaig
     for stage in ("prior", "posterior"):
         member = members[f"{MODEL}_{stage}"]
         assert (member["cycles"], member["checks"]) == (2, 1)
+        assert member["iterated_years"] is None  # CABLE's driver does not report them
         assert f"{MODEL}_{stage}_spinup_c0001" in member["restart"]
         assert "check" not in member["restart"]
         assert (run_dir / "runs" / f"{MODEL}_{stage}_spinup_c0001_check").is_dir()

@@ -171,3 +171,32 @@ def test_clearing_emits_and_abandonment_does_not(landuse_runs):
     assert fluc[1902] > 0 and fluc[1903] > 0
     # 1904 abandons land: only the products' decay is emitted (at most ~10%/yr of them)
     assert 0 < fluc[1904] * 365 <= 0.1 * land_products_1903 + 1e-9
+
+
+def test_the_steady_state_job_reports_what_its_iteration_cost(landuse_runs, coarse_forcing,
+                                                              tmp_path):
+    """``spinup_mode: analytic`` (:func:`celm.steadystate.run`, as ``python -m celm run``
+    dispatches it) writes ``steady_state.json``: per tile, whole cycles of the 2-year cycle,
+    at least the cold first one, land-cell years within the years on every cell; the
+    orchestrator reports these years in the manifest, not only its jobs' years."""
+    import json
+
+    from celm import steadystate
+    from celm.namelist import STEADY_STATE_COST, load_namelist
+
+    root = landuse_runs[1901].parent
+    doc = {"forcing_dir": str(coarse_forcing), "landuse_dir": str(root / "lu"),
+           "params_file": str(root / "prior.json"), "restart_in": None,
+           "restart_out": str(tmp_path / "restart.nc"), "output_dir": str(tmp_path / "out"),
+           "spinup_mode": "analytic",
+           "years": [{"year": y, "forcing_year": y, "co2_ppm": 350.0, "landuse_year": 1901}
+                     for y in (1901, 1902)]}
+    (tmp_path / "nml.yaml").write_text(yaml.safe_dump(doc))
+    steadystate.run(load_namelist(tmp_path / "nml.yaml"))
+    cost = json.loads((tmp_path / "out" / STEADY_STATE_COST).read_text())
+    assert cost["cycle_years"] == 2 and set(cost["tiles"]) == {"natural", "managed"}
+    for tile in cost["tiles"].values():
+        assert tile["cycles"] >= 2 and tile["years"] == 2 * tile["cycles"]
+        assert 0 < tile["cell_years"] <= tile["years"] * tile["land_cells"]
+        assert isinstance(tile["converged"], bool) and tile["seconds"] >= 0
+    assert not list((tmp_path / "out").glob(".*.tmp"))

@@ -76,6 +76,9 @@ def test_accelerated_spinup_passes_every_criterion(campaign_run):
     members = json.loads((run_dir / "manifest.json").read_text())["stages"]["spinup"]["members"]
     for label, m in members.items():
         assert (m["cycles"], m["checks"], m["simulated_years"]) == (2, 2, 2 * 2 + 2), label
+        # and what CELM iterated inside its accelerated job (its steady_state.json): whole
+        # 2-year cycles, the cold one and at least one more
+        assert m["iterated_years"] >= 4 and m["iterated_years"] % 2 == 0, m
         assert f"{label}_spinup_c0001" in m["restart"] and "check" not in m["restart"], m
 
 
